@@ -190,4 +190,19 @@ void virtio_mmio_write(struct virtio_mmio *m, uint64_t off, const void *data, un
 /* "virtio_mmio.device=512@0xd0000000:5" for the guest command line. */
 int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t size);
 
+/* ---- the devices (one file each under vmm/virtio/ and vmm/fs/) -------- */
+
+/* Each returns a device ready for virtio_mmio_init(); free with
+ * virtio_dev_free() after virtio_mmio_destroy(). */
+int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, struct err *e);
+int virtio_net_new(struct virtio_dev **out, int tap_fd, const uint8_t mac[6], struct err *e);
+/* Hybrid vsock: host side listens on uds_path ("CONNECT <port>\n" from host
+ * programs), guest connections to host port P go to "<uds_path>_<P>". */
+int virtio_vsock_new(struct virtio_dev **out, uint64_t guest_cid, const char *uds_path,
+                     struct err *e);
+/* virtio-fs: FUSE passthrough of shared_dir under tag, in this process. */
+int virtio_fs_new(struct virtio_dev **out, const char *tag, const char *shared_dir, struct err *e);
+int virtio_console_new(struct virtio_dev **out, int in_fd, int out_fd, struct err *e);
+void virtio_dev_free(struct virtio_dev *d);
+
 #endif

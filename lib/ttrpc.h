@@ -81,8 +81,9 @@ struct ttrpc_method {
 };
 
 /* Unknown service/method pairs are answered UNIMPLEMENTED naming them. */
-int ttrpc_server_new(struct ttrpc_server **out, struct loop *loop, const struct ttrpc_method *methods,
-                     size_t nr_methods, void *opaque, struct err *e);
+int ttrpc_server_new(struct ttrpc_server **out, struct loop *loop,
+                     const struct ttrpc_method *methods, size_t nr_methods, void *opaque,
+                     struct err *e);
 /* Accept connections on a listening socket (owned by the server from now). */
 int ttrpc_server_listen(struct ttrpc_server *s, int listen_fd, struct err *e);
 /* Serve one already-connected stream (owned by the server from now). */
@@ -93,7 +94,7 @@ void ttrpc_server_free(struct ttrpc_server *s);
 void ttrpc_call_reply(struct ttrpc_call *c, const uint8_t *payload, size_t len);
 void ttrpc_call_reply_msg(struct ttrpc_call *c, const ProtobufCMessage *msg);
 void ttrpc_call_error(struct ttrpc_call *c, int code, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
+        __attribute__((format(printf, 3, 4)));
 const char *ttrpc_call_method(const struct ttrpc_call *c);
 /* Absolute CLOCK_MONOTONIC deadline in ns from timeout_nano, 0 if none. */
 uint64_t ttrpc_call_deadline(const struct ttrpc_call *c);
@@ -118,7 +119,7 @@ int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *m
                       ProtobufCMessage **resp, int timeout_ms, struct err *e);
 /* Same with raw payload bytes; *resp_buf is malloc'd. */
 int ttrpc_client_call_raw(struct ttrpc_client *c, const char *service, const char *method,
-                          const uint8_t *req, size_t req_len, uint8_t **resp_buf,
-                          size_t *resp_len, int timeout_ms, struct err *e);
+                          const uint8_t *req, size_t req_len, uint8_t **resp_buf, size_t *resp_len,
+                          int timeout_ms, struct err *e);
 
 #endif

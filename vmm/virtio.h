@@ -203,7 +203,10 @@ int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t size);
 /* ---- the devices (one file each under vmm/virtio/ and vmm/fs/) -------- */
 
 /* Each returns a device ready for virtio_mmio_init(); free with
- * virtio_dev_free() after virtio_mmio_destroy(). */
+ * virtio_dev_free() after virtio_mmio_destroy(). Fds given to a constructor
+ * are duplicated (the caller keeps and closes its own) and set O_NONBLOCK,
+ * which their other copies share; they must be pollable (tap, socket, pipe,
+ * tty), not regular files. */
 int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, struct err *e);
 int virtio_net_new(struct virtio_dev **out, int tap_fd, const uint8_t mac[6], struct err *e);
 /* Hybrid vsock: host side listens on uds_path ("CONNECT <port>\n" from host

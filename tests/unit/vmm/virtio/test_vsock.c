@@ -104,7 +104,8 @@ static void gsend(struct fixture *f, uint16_t op, uint32_t src_port, uint32_t ds
 	                 .fwd_cnt = fwd_cnt};
 
 	memcpy(vd_ptr(v, h), &hd, sizeof(hd));
-	memcpy((uint8_t *)vd_ptr(v, h) + sizeof(hd), data, len);
+	if (len)
+		memcpy((uint8_t *)vd_ptr(v, h) + sizeof(hd), data, len);
 	if (len)
 		vd_add(v, TXQ,
 		       (struct vd_buf[]){{h, sizeof(hd), false}, {h + sizeof(hd), len, false}}, 2,

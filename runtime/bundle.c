@@ -130,6 +130,8 @@ static int parse_json(const char *text, size_t len, struct json_object **out, st
 
 	if (!tok)
 		return err_set(e, ENOMEM, "out of memory");
+	/* As strict as runc's Go decoder: no trailing commas, no single quotes. */
+	json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
 	o = json_tokener_parse_ex(tok, text, (int)len);
 	jerr = json_tokener_get_error(tok);
 	if (!o || jerr != json_tokener_success || json_tokener_get_parse_end(tok) < len) {

@@ -56,6 +56,17 @@ assert d["runtime"]["hypervisor_name"] == "auto"
 assert "default_memory" in d["hypervisor"]["qemu"]
 PY
 h env | grep -q '^\[hypervisor.qemu\]$' || fail "env (TOML) has no [hypervisor.qemu]"
+# deploy/configuration.toml documents the defaults: loading it changes nothing.
+deploy="$(dirname "$0")/../../deploy/configuration.toml"
+HAKO_CONFIG="$deploy" "$hako" --root "$tmp/state" env --json >"$tmp/deploy.json" ||
+	fail "env with deploy/configuration.toml exited $?"
+python3 - "$tmp/env.json" "$tmp/deploy.json" <<'PY' || fail "deploy/configuration.toml differs from the defaults"
+import json, sys
+a, b = (json.load(open(p)) for p in sys.argv[1:])
+for d in (a, b):
+    del d["hako"]["config"]
+assert a == b, (a, b)
+PY
 printf '[runtime]\nbogus = 1\n' >"$tmp/bad.toml"
 err=$(HAKO_CONFIG="$tmp/bad.toml" "$hako" env 2>&1) && fail "env accepted an unknown key"
 grep -q "bad.toml:2: unknown key 'bogus' in \[runtime\]" <<<"$err" || fail "env error: $err"

@@ -143,15 +143,17 @@ static int lock_open(const char *path, const char *id, int flags, int *lock_fd, 
 int state_lock(const char *root, const char *id, int *lock_fd, struct err *e)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	struct stat st, held;
 	int fd;
 
 	if (state_file(root, id, "lock", path, sizeof(path), e) < 0)
 		return -1;
 	if (lock_open(path, id, 0, &fd, e) < 0)
 		return -1;
-	/* The container may have been deleted while we waited for the lock. */
-	if (stat(path, &st) < 0) {
+	/* The container may have been deleted (and maybe created anew) while
+	 * we waited: the lock is only good if it is still the file at path. */
+	if (stat(path, &st) < 0 || fstat(fd, &held) < 0 || st.st_ino != held.st_ino ||
+	    st.st_dev != held.st_dev) {
 		close(fd);
 		return err_set(e, ENOENT, "container %s does not exist", id);
 	}

@@ -206,6 +206,32 @@ static void test_lock_excludes_other_process(void **state)
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A caller blocked on the lock while the holder deletes the container
+	 * (and another with the same id appears) must not get a lock on it. */
+	assert_int_equal(state_lock(root, "locked", &lock, &e), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd;
+		struct err ce;
+
+		/* The inherited copy of the parent's lock would keep it held. */
+		close(lock);
+		alarm(10);
+		_exit(state_lock(root, "locked", &fd, &ce) < 0 && ce.errnum == ENOENT ? 0 : 1);
+	}
+	usleep(200 * 1000);
+	assert_int_equal(state_remove(root, "locked", &e), 0);
+	{
+		int lock2;
+
+		assert_int_equal(state_create(root, &s, &lock2, &e), 0);
+		state_unlock(lock2);
+	}
+	state_unlock(lock);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_dead_owner_reads_stopped(void **state)

@@ -12,8 +12,11 @@
  * guest caller's uid/gid (passthrough ownership, container rootfs use).
  *
  * Not thread-safe: the caller serializes calls for one server. Every host
- * inode the guest holds a lookup on keeps one fd open (bounded by
- * RLIMIT_NOFILE; at the limit requests fail with EMFILE). */
+ * inode the guest holds a lookup on keeps one fd open: fuse_server_new
+ * raises the process's RLIMIT_NOFILE (soft to hard; as root, hard to
+ * fs.nr_open); at the limit requests fail with EMFILE.
+ *
+ * Not running as root, new entries keep the VMM's uid/gid. */
 #ifndef HAKO_VMM_FS_FUSE_SERVER_H
 #define HAKO_VMM_FS_FUSE_SERVER_H
 

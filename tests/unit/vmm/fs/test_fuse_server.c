@@ -13,6 +13,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
@@ -277,6 +278,16 @@ static void test_init(void **state)
 	do_init(37);
 	assert_int_equal(call(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "x", NULL), -ENOENT);
 	assert_int_equal(call(4000, FUSE_ROOT_ID, NULL, 0, NULL, NULL), -ENOSYS);
+}
+
+static void test_nofile_raised(void **state)
+{
+	struct rlimit rl;
+
+	(void)state;
+	/* Every inode the guest holds is an fd: the soft limit is lifted. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == rl.rlim_max);
 }
 
 static void test_lookup_getattr(void **state)
@@ -1054,6 +1065,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_init, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_nofile_raised, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_create_write_read, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),

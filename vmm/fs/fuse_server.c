@@ -364,14 +364,25 @@ int fuse_server_lookup_fd(struct fuse_server *s, int fd, struct fuse_entry_out *
 	return 0;
 }
 
+/* name is a single component (callers checked): the O_NOFOLLOW openat()
+ * alone cannot leave dirfd; openat2's resolve flags are a second guard
+ * where the kernel (5.6+) and the seccomp policy allow the call. */
 static int openat_resolve(int dirfd, const char *name, uint64_t resolve)
 {
+	static bool no_openat2;
 	struct open_how how = {
 	        .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 	        .resolve = resolve,
 	};
-	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	long fd;
 
+	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
+		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return fd < 0 ? -errno : (int)fd;
+		__atomic_store_n(&no_openat2, true, __ATOMIC_RELAXED);
+	}
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : (int)fd;
 }
 

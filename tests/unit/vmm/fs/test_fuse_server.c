@@ -17,8 +17,10 @@
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "lib/util.h"
 #include "vmm/fs/fuse_server.h"
@@ -933,6 +935,61 @@ static void test_escape(void **state)
 	}
 }
 
+/* LOOKUP without cmocka asserts (for a forked child); returns the error. */
+static int raw_lookup(uint64_t parent, const char *name, struct fuse_entry_out *eo)
+{
+	struct {
+		struct fuse_in_header h;
+		char name[64];
+	} req = {.h = {.opcode = FUSE_LOOKUP, .unique = 1, .nodeid = parent}};
+	struct {
+		struct fuse_out_header h;
+		struct fuse_entry_out e;
+	} rep = {0};
+	struct iovec in = {&req, HL + strlen(name) + 1}, out = {&rep, sizeof(rep)};
+	size_t written;
+
+	strcpy(req.name, name);
+	req.h.len = (uint32_t)in.iov_len;
+	if (fuse_server_handle(srv, &in, 1, &out, 1, &written) < 0 || written < sizeof(rep.h))
+		return 1;
+	*eo = rep.e;
+	return rep.h.error;
+}
+
+/* Where openat2 is refused (old kernel, seccomp), lookups fall back to a
+ * plain O_NOFOLLOW openat of the one component and stay inside. */
+static void test_without_openat2(void **state)
+{
+	struct fuse_entry_out eo;
+	scmp_filter_ctx ctx;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(call(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "etc", "/etc"), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0) ||
+		    seccomp_load(ctx))
+			_exit(2);
+		if (raw_lookup(FUSE_ROOT_ID, "etc", &eo) || !S_ISLNK(eo.attr.mode))
+			_exit(3);
+		if (raw_lookup(eo.nodeid, "passwd", &eo) != -ENOTDIR)
+			_exit(4);
+		if (raw_lookup(FUSE_ROOT_ID, "..", &eo) || eo.nodeid != FUSE_ROOT_ID)
+			_exit(5);
+		if (raw_lookup(FUSE_ROOT_ID, "../etc", &eo) != -EINVAL)
+			_exit(6);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_malformed(void **state)
 {
 	struct fuse_in_header h = {.len = HL, .opcode = FUSE_GETATTR, .unique = 77, .nodeid = 1};
@@ -1076,6 +1133,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fallocate_lseek, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_batch_forget, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_without_openat2, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
 	};

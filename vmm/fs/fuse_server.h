@@ -16,7 +16,14 @@
  * raises the process's RLIMIT_NOFILE (soft to hard; as root, hard to
  * fs.nr_open); at the limit requests fail with EMFILE.
  *
- * Not running as root, new entries keep the VMM's uid/gid. */
+ * Not running as root, new entries keep the VMM's uid/gid.
+ *
+ * Host system calls a seccomp policy for the VMM must allow for this server:
+ * openat2 (else ENOSYS: plain openat is the fallback), openat, close, fstat/
+ * newfstatat, fstatfs, getdents64, lseek, preadv, pwritev, ftruncate,
+ * fallocate, fsync, fdatasync, syncfs, mkdirat, mknodat, symlinkat, linkat,
+ * unlinkat, renameat2 (renameat for flags 0), readlinkat, fchownat, fchown, fchmodat, fchmod,
+ * utimensat, fgetxattr, fsetxattr, flistxattr, fremovexattr. */
 #ifndef HAKO_VMM_FS_FUSE_SERVER_H
 #define HAKO_VMM_FS_FUSE_SERVER_H
 

@@ -957,6 +957,65 @@ static int raw_lookup(uint64_t parent, const char *name, struct fuse_entry_out *
 	return rep.h.error;
 }
 
+/* Every creating or renaming request whose directory is a symlink to a
+ * directory outside the share: refused, and nothing appears outside. */
+static void test_symlink_parent(void **state)
+{
+	char out[64], p[128];
+	struct fuse_entry_out sl, f;
+	struct fuse_mkdir_in mi = {.mode = 0755};
+	struct fuse_mknod_in mk = {.mode = S_IFREG | 0644};
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0644};
+	struct fuse_rename2_in rn = {0};
+	struct fuse_link_in li;
+	struct err e;
+	uint64_t fh;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	strcpy(out, "/tmp/hako-test-fuse-out.XXXXXX");
+	assert_non_null(mkdtemp(out));
+	path_of(p, sizeof(p), "victim");
+	assert_int_equal(util_write_file(p, "v", 1, 0644, &e), 0);
+	snprintf(p, sizeof(p), "%s/inside", out);
+	assert_int_equal(util_write_file(p, "i", 1, 0644, &e), 0);
+	assert_int_equal(call(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "out", out), 0);
+	memcpy(&sl, rdata, sizeof(sl));
+	f = create_ok(FUSE_ROOT_ID, "mine", 0644, &fh);
+	release(f.nodeid, fh, FUSE_RELEASE);
+
+	assert_int_equal(call(FUSE_LOOKUP, sl.nodeid, NULL, 0, "inside", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_MKDIR, sl.nodeid, &mi, sizeof(mi), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_MKNOD, sl.nodeid, &mk, sizeof(mk), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_CREATE, sl.nodeid, &ci, sizeof(ci), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_SYMLINK, sl.nodeid, NULL, 0, "x", "/"), -ENOTDIR);
+	li.oldnodeid = f.nodeid;
+	assert_int_equal(call(FUSE_LINK, sl.nodeid, &li, sizeof(li), "x", NULL), -ENOTDIR);
+	rn.newdir = sl.nodeid;
+	assert_int_equal(call(FUSE_RENAME, FUSE_ROOT_ID, &rn, 8, "victim", "x"), -ENOTDIR);
+	rn.newdir = FUSE_ROOT_ID;
+	assert_int_equal(call(FUSE_RENAME, sl.nodeid, &rn, 8, "inside", "stolen"), -ENOTDIR);
+	rn.flags = RENAME_EXCHANGE;
+	rn.newdir = sl.nodeid;
+	assert_int_equal(call(FUSE_RENAME2, FUSE_ROOT_ID, &rn, sizeof(rn), "victim", "inside"),
+	                 -ENOTDIR);
+	assert_int_equal(call(FUSE_UNLINK, sl.nodeid, NULL, 0, "inside", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_OPENDIR, sl.nodeid, &(struct fuse_open_in){0},
+	                      sizeof(struct fuse_open_in), NULL, NULL),
+	                 -ENOTDIR);
+	/* Outside: still exactly the one file, untouched. */
+	d = opendir(out);
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d));)
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	assert_int_equal(n, 1);
+	path_of(p, sizeof(p), "victim");
+	assert_int_equal(access(p, F_OK), 0);
+	assert_int_equal(util_rm_rf(out, &e), 0);
+}
+
 /* Where openat2 is refused (old kernel, seccomp), lookups fall back to a
  * plain O_NOFOLLOW openat of the one component and stay inside. */
 static void test_without_openat2(void **state)
@@ -1133,6 +1192,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fallocate_lseek, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_batch_forget, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_symlink_parent, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_without_openat2, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),

@@ -106,15 +106,14 @@ int sandbox_start(struct sandbox **out, const struct sandbox_config *cfg, struct
 	s->ops = cfg->ops;
 	s->shared_fs = cfg->hv.shared_fs;
 	s->id = strdup(cfg->id);
-	if (!s->id || asprintf(&s->run_dir, "%s/%s", cfg->state_root, cfg->id) < 0 ||
-	    asprintf(&s->shared_dir, "%s/shared", s->run_dir) < 0) {
-		s->run_dir = s->shared_dir = NULL;
+	s->run_dir = cfg->run_dir ? strdup(cfg->run_dir) : NULL;
+	if (!s->id || !s->run_dir || asprintf(&s->shared_dir, "%s/shared", s->run_dir) < 0) {
 		free(s->id);
+		free(s->run_dir);
 		free(s);
-		return err_set(e, ENOMEM, "sandbox: out of memory");
+		return err_set(e, cfg->run_dir ? ENOMEM : EINVAL, "sandbox: %s",
+		               cfg->run_dir ? "out of memory" : "no run directory");
 	}
-	if (util_mkdir_p(cfg->state_root, 0711, e) < 0)
-		goto fail;
 	if (mkdir(s->run_dir, 0700) < 0) {
 		err_sys(e, "mkdir %s", s->run_dir);
 		/* not ours: keep it */

@@ -19,9 +19,10 @@
 
 struct sandbox_config {
 	const char *id;
-	/* the sandbox's files go to state_root/<id>/ (run dir), which must not
-	 * exist yet; removed by sandbox_stop */
-	const char *state_root;
+	/* the sandbox's own directory (sockets, logs, shared/): created by
+	 * sandbox_start (its parent must exist, it must not), removed by
+	 * sandbox_stop. Keep it short: unix socket paths live in it. */
+	const char *run_dir;
 	const struct hv_ops *ops;
 	/* driver settings; run_dir and shared_dir are filled in by the sandbox */
 	struct hv_config hv;

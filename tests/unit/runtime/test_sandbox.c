@@ -121,7 +121,7 @@ static int teardown(void **state)
 
 static void test_lifecycle(void **state)
 {
-	char root[128], state_root[128], path[256];
+	char root[128], state_root[128], run_dir[160], path[256];
 	struct sandbox_config cfg = {0};
 	struct sandbox *s = NULL;
 	Grpc__Spec *spec;
@@ -137,7 +137,9 @@ static void test_lifecycle(void **state)
 	assert_int_equal(util_write_file(path, "box\n", 4, 0644, &e), 0);
 
 	cfg.id = "sb1";
-	cfg.state_root = state_root;
+	snprintf(run_dir, sizeof(run_dir), "%s/sb1", state_root);
+	assert_int_equal(util_mkdir_p(state_root, 0700, &e), 0);
+	cfg.run_dir = run_dir;
 	cfg.ops = &fake_ops;
 	cfg.hv.vcpus = 1;
 	cfg.hv.memory_mib = 128;
@@ -202,7 +204,9 @@ static void test_start_failure_leaves_nothing(void **state)
 	snprintf(state_root, sizeof(state_root), "%s/state", tmp);
 	close(steal_fd(fake_fd)); /* the agent stream breaks at once */
 	cfg.id = "sb2";
-	cfg.state_root = state_root;
+	snprintf(path, sizeof(path), "%s/sb2", state_root);
+	assert_int_equal(util_mkdir_p(state_root, 0700, &e), 0);
+	cfg.run_dir = path;
 	cfg.ops = &fake_ops;
 	cfg.hv.vcpus = 1;
 	cfg.hv.memory_mib = 128;
@@ -212,8 +216,13 @@ static void test_start_failure_leaves_nothing(void **state)
 	assert_non_null(strstr(e.msg, "sandbox sb2"));
 	assert_int_equal(fake_hv_state.stopped, 1);
 	assert_false(mounted_under(state_root));
-	snprintf(path, sizeof(path), "%s/sb2", state_root);
 	assert_int_equal(access(path, F_OK), -1);
+	/* the run directory exists already: not ours, kept */
+	assert_int_equal(mkdir(path, 0700), 0);
+	cfg.id = "sb3";
+	assert_int_equal(sandbox_start(&s, &cfg, &e), -1);
+	assert_int_equal(e.errnum, EEXIST);
+	assert_int_equal(access(path, F_OK), 0);
 	/* an id that names no directory */
 	cfg.id = "a/b";
 	assert_int_equal(sandbox_start(&s, &cfg, &e), -1);

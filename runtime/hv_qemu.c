@@ -30,7 +30,7 @@
 #define STOP_GRACE_MS          3000
 
 /* What the guest kernel always gets; the config's kernel_params follow. */
-#define BASE_CMDLINE "console=ttyS0 reboot=k panic=1"
+#define BASE_CMDLINE "console=ttyS0 panic=-1 reboot=t"
 
 struct child {
 	const char *what;

@@ -64,8 +64,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 {
 	struct vm_opts o = {.ready_fd = -1, .foreground = true};
 	char gen_id[32];
-	char **cmd;
-	int nr_cmd, status;
+	char **cmd = NULL;
+	int nr_cmd = 0, status;
 
 	if (split_args(a, &o.id, &cmd, &nr_cmd, e) < 0)
 		return -1;

@@ -158,7 +158,7 @@ static int handle_command(struct vm *v, char *cmd, struct err *e)
 
 static void serve_client(struct vm *v, int fd)
 {
-	char buf[CTL_MAX], reply[CTL_MAX + 16];
+	char buf[CTL_MAX], reply[ERR_MSG_MAX + 16];
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	struct err e;
 	ssize_t n = 0;
@@ -487,7 +487,7 @@ out:
 int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[4096], reply[CTL_MAX + 16];
+	char dir[4096], reply[ERR_MSG_MAX + 16];
 	cleanup_close int fd = -1;
 	struct pollfd p;
 	ssize_t n = 0;

@@ -140,7 +140,7 @@ static int agent_new(struct agent **out, int fd, struct err *e)
 int agent_open_fd(struct agent **out, int fd, int timeout_ms, struct err *e)
 {
 	unsigned long long deadline = util_now_ns() + (unsigned long long)timeout_ms * 1000000ull;
-	struct agent *a;
+	struct agent *a = NULL;
 
 	if (agent_new(&a, fd, e) < 0)
 		return -1;

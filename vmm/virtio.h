@@ -55,6 +55,7 @@ struct virtq {
 	uint16_t signalled_used;
 	bool signalled_valid;
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	const struct guest_mem *mem;
 };
 
@@ -81,6 +82,11 @@ bool virtq_should_notify(struct virtq *vq);
 /* Copy helpers between an element's parts and a flat buffer. */
 size_t virtq_elem_read(const struct virtq_elem *el, size_t off, void *buf, size_t len);
 size_t virtq_elem_write(const struct virtq_elem *el, size_t off, const void *buf, size_t len);
+/* Describe bytes [off, off+len) of the readable (writable=false) or writable
+ * part as at most max iovecs in out (for preadv/writev); returns how many,
+ * and shortens the range to what fits in the element and in max. */
+unsigned int virtq_elem_iov(const struct virtq_elem *el, bool writable, size_t off, size_t len,
+                            struct iovec *out, unsigned int max);
 
 /* ---- devices ----------------------------------------------------------- */
 
@@ -176,6 +182,10 @@ struct virtio_mmio {
 	uint32_t irq;
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int notify_fd[VIRTIO_MAX_QUEUES]; /* eventfds kicked by QueueNotify */
+	/* Loop-thread state, under dev->lock: ops->activate/reset run on the
+	 * loop thread (they add and remove fds there), posted by status writes. */
+	bool active;        /* ops->activate succeeded, no reset since */
+	bool reset_pending; /* status 0 written, ops->reset not yet run */
 };
 
 /* Put dev on the bus at base with interrupt irq: creates one eventfd per
@@ -193,7 +203,10 @@ int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t size);
 /* ---- the devices (one file each under vmm/virtio/ and vmm/fs/) -------- */
 
 /* Each returns a device ready for virtio_mmio_init(); free with
- * virtio_dev_free() after virtio_mmio_destroy(). */
+ * virtio_dev_free() after virtio_mmio_destroy(). Fds given to a constructor
+ * are duplicated (the caller keeps and closes its own) and set O_NONBLOCK,
+ * which their other copies share; they must be pollable (tap, socket, pipe,
+ * tty), not regular files. */
 int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, struct err *e);
 int virtio_net_new(struct virtio_dev **out, int tap_fd, const uint8_t mac[6], struct err *e);
 /* Hybrid vsock: host side listens on uds_path ("CONNECT <port>\n" from host

@@ -46,7 +46,7 @@ struct hv {
 	char *qmp_path, *agent_path, *vfsd_path, *console_path, *qemu_log, *vfsd_log;
 	struct child qemu, vfsd;
 	struct qmp *qmp;
-	bool started;
+	bool started, qmp_seen;
 };
 
 /* ---- small helpers ------------------------------------------------------ */
@@ -214,8 +214,9 @@ static bool child_exited(struct child *c)
 	return true;
 }
 
-/* Wait up to grace_ms for the child to exit, then kill its process group. */
-static void child_end(struct child *c, int grace_ms)
+/* Wait up to grace_ms for the child to exit, then kill its process group
+ * (saying so when warn: an orderly stop should not need it). */
+static void child_end(struct child *c, int grace_ms, bool warn)
 {
 	unsigned long long deadline = util_now_ns() + (unsigned long long)grace_ms * 1000000ull;
 	pid_t pid = c->pid;
@@ -224,8 +225,8 @@ static void child_end(struct child *c, int grace_ms)
 		usleep(10000);
 	if (!c->pid)
 		return;
-	log_warn("qemu: %s (pid %d) did not exit in %d ms, killing it", c->what, (int)pid,
-	         grace_ms);
+	log_msg(warn ? LOG_WARN : LOG_DEBUG, "qemu: %s (pid %d) did not exit in %d ms, killing it",
+	        c->what, (int)pid, grace_ms);
 	kill(-pid, SIGKILL);
 	kill(pid, SIGKILL);
 	while (waitpid(pid, &c->status, 0) < 0 && errno == EINTR)
@@ -476,6 +477,7 @@ static int qemu_start(struct hv *h, struct err *e)
 			goto fail;
 		}
 	}
+	h->qmp_seen = true;
 	log_info("qemu: sandbox %s running (pid %d, accel %s)", h->cfg.id, (int)h->qemu.pid,
 	         h->accel);
 	return 0;
@@ -511,10 +513,10 @@ static int qemu_stop(struct hv *h, struct err *e)
 		qmp_close(h->qmp);
 		h->qmp = NULL;
 	}
-	child_end(&h->qemu, h->qemu.pid ? STOP_GRACE_MS : 0);
-	/* virtiofsd ends by itself once QEMU has gone */
+	child_end(&h->qemu, h->qemu.pid ? STOP_GRACE_MS : 0, true);
+	/* virtiofsd ends by itself once a QEMU that connected to it has gone */
 	if (h->vfsd.pid) {
-		child_end(&h->vfsd, 1000);
+		child_end(&h->vfsd, 1000, h->qmp_seen);
 		remove_virtiofsd_pidfile(h);
 	}
 	unlink(h->qmp_path);

@@ -68,6 +68,7 @@ extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_create;
 extern const struct cli_command cli_cmd_delete;
 extern const struct cli_command cli_cmd_env;
+extern const struct cli_command cli_cmd_exec;
 extern const struct cli_command cli_cmd_features;
 extern const struct cli_command cli_cmd_kill;
 extern const struct cli_command cli_cmd_list;

@@ -20,14 +20,24 @@
 
 #include "cli/vm.h"
 #include "lib/log.h"
+#include "lib/pbjson.h"
 #include "lib/util.h"
 #include "runtime/config.h"
 #include "runtime/sandbox.h"
 #include "runtime/state.h"
 
 #define CTL_SOCK   "ctl.sock"
-#define CTL_MAX    256
+#define CTL_MAX    65536 /* an exec carries its process as JSON */
 #define CTL_WAIT_S 30
+
+/* One output stream of one process, copied to fd until it ends. */
+struct relay {
+	struct agent *agent;
+	const char *cid;
+	const char *exec_id; /* NULL: the container's init */
+	bool stdout_;
+	int fd;
+};
 
 struct vm {
 	const struct cli_ctx *ctx;
@@ -42,7 +52,9 @@ struct vm {
 	pthread_cond_t cond;
 	bool started, deleted;
 	pthread_t out_t, err_t;
+	struct relay out_r, err_r;
 	bool out_running, err_running;
+	int execs; /* exec jobs running (under lock) */
 
 	int quit_pipe[2]; /* tells the control thread to end */
 	int sigfd, listen_fd;
@@ -62,29 +74,20 @@ static void save_state(struct vm *v, enum state_status status)
 
 /* ---- stdio -------------------------------------------------------------- */
 
-static void *relay_output(struct vm *v, bool stdout_)
+static void *relay_output(void *arg)
 {
-	int fd = stdout_ ? STDOUT_FILENO : STDERR_FILENO;
+	struct relay *r = arg;
 	char buf[16384];
 	struct err e;
 	ssize_t n;
 
-	while ((n = agent_read_stream(v->agent, v->o->id, NULL, stdout_, buf, sizeof(buf), &e)) > 0)
-		if (util_write_all(fd, buf, (size_t)n) < 0)
+	while ((n = agent_read_stream(r->agent, r->cid, r->exec_id, r->stdout_, buf, sizeof(buf),
+	                              &e)) > 0)
+		if (util_write_all(r->fd, buf, (size_t)n) < 0)
 			break;
 	if (n < 0)
-		log_debug("%s: %s", stdout_ ? "stdout" : "stderr", e.msg);
+		log_debug("%s: %s", r->stdout_ ? "stdout" : "stderr", e.msg);
 	return NULL;
-}
-
-static void *relay_stdout(void *arg)
-{
-	return relay_output(arg, true);
-}
-
-static void *relay_stderr(void *arg)
-{
-	return relay_output(arg, false);
 }
 
 static void tty_resize(struct vm *v)
@@ -110,8 +113,11 @@ static int do_start(struct vm *v, struct err *e)
 		return -1;
 	save_state(v, STATE_RUNNING);
 	pthread_mutex_lock(&v->lock);
-	v->out_running = pthread_create(&v->out_t, NULL, relay_stdout, v) == 0;
-	v->err_running = !v->o->tty && pthread_create(&v->err_t, NULL, relay_stderr, v) == 0;
+	v->out_r = (struct relay){v->agent, v->o->id, NULL, true, STDOUT_FILENO};
+	v->err_r = (struct relay){v->agent, v->o->id, NULL, false, STDERR_FILENO};
+	v->out_running = pthread_create(&v->out_t, NULL, relay_output, &v->out_r) == 0;
+	v->err_running =
+	        !v->o->tty && pthread_create(&v->err_t, NULL, relay_output, &v->err_r) == 0;
 	v->started = true;
 	pthread_cond_broadcast(&v->cond);
 	pthread_mutex_unlock(&v->lock);
@@ -123,10 +129,13 @@ static int do_start(struct vm *v, struct err *e)
 
 static int handle_command(struct vm *v, char *cmd, struct err *e)
 {
+	char exec_id[64];
 	int sig;
 
 	if (!strcmp(cmd, "start"))
 		return do_start(v, e);
+	if (sscanf(cmd, "kill-exec %63s %d", exec_id, &sig) == 2)
+		return agent_signal_process(v->agent, v->o->id, exec_id, sig, e);
 	if (sscanf(cmd, "kill %d", &sig) == 1 || sscanf(cmd, "kill-all %d", &sig) == 1) {
 		/* the container's init; with "all", the agent signals every process */
 		return agent_signal_process(v->agent, v->o->id, NULL, sig, e);
@@ -156,36 +165,251 @@ static int handle_command(struct vm *v, char *cmd, struct err *e)
 	return err_set(e, EINVAL, "unknown control command '%s'", cmd);
 }
 
+/* ---- exec --------------------------------------------------------------- */
+
+/* One `hako exec`: its stdio fds, the client socket that gets "exit N". */
+struct exec_job {
+	struct vm *v;
+	char exec_id[64];
+	int fds[3];
+	int client;
+	bool tty;
+	int status;
+	int done[2]; /* the waiter writes here once WaitProcess returned */
+};
+
+static void *exec_waiter(void *arg)
+{
+	struct exec_job *j = arg;
+	struct err e;
+
+	if (agent_wait_process(j->v->agent, j->v->o->id, j->exec_id, &j->status, &e) < 0) {
+		log_debug("exec %s: %s", j->exec_id, e.msg);
+		j->status = -1;
+	}
+	if (util_write_all(j->done[1], "x", 1) < 0)
+		log_debug("exec %s: done pipe", j->exec_id);
+	return NULL;
+}
+
+static void exec_job_free(struct exec_job *j)
+{
+	struct vm *v = j->v;
+
+	for (int i = 0; i < 3; i++)
+		close(j->fds[i]);
+	close(j->client);
+	if (j->done[0] >= 0) {
+		close(j->done[0]);
+		close(j->done[1]);
+	}
+	free(j);
+	pthread_mutex_lock(&v->lock);
+	v->execs--;
+	pthread_cond_broadcast(&v->cond);
+	pthread_mutex_unlock(&v->lock);
+}
+
+/* Relay the exec's stdio until it exits, then tell the client. */
+static void *exec_job(void *arg)
+{
+	struct exec_job *j = arg;
+	struct vm *v = j->v;
+	struct relay out = {v->agent, v->o->id, j->exec_id, true, j->fds[1]};
+	struct relay err = {v->agent, v->o->id, j->exec_id, false, j->fds[2]};
+	pthread_t out_t, err_t, wait_t;
+	bool out_ok, err_ok, wait_ok;
+	struct pollfd p[2] = {{.fd = -1, .events = POLLIN}, {.fd = j->fds[0], .events = POLLIN}};
+	char buf[4096], reply[128];
+	struct err e;
+
+	p[0].fd = j->done[0];
+	out_ok = pthread_create(&out_t, NULL, relay_output, &out) == 0;
+	err_ok = !j->tty && pthread_create(&err_t, NULL, relay_output, &err) == 0;
+	wait_ok = pthread_create(&wait_t, NULL, exec_waiter, j) == 0;
+	while (wait_ok && (poll(p, 2, -1) >= 0 || errno == EINTR)) {
+		if (p[0].revents)
+			break;
+		if (p[1].revents) {
+			ssize_t n = read(j->fds[0], buf, sizeof(buf));
+
+			if (n < 0 && errno == EINTR)
+				continue;
+			if (n > 0 && agent_write_stdin(v->agent, v->o->id, j->exec_id, buf,
+			                               (size_t)n, &e) >= 0)
+				continue;
+			if (agent_close_stdin(v->agent, v->o->id, j->exec_id, &e) < 0)
+				log_debug("exec %s: %s", j->exec_id, e.msg);
+			p[1].fd = -1;
+		}
+	}
+	if (wait_ok)
+		pthread_join(wait_t, NULL);
+	else
+		j->status = -1;
+	if (out_ok)
+		pthread_join(out_t, NULL);
+	if (err_ok)
+		pthread_join(err_t, NULL);
+	if (j->status < 0)
+		snprintf(reply, sizeof(reply), "error exec %s failed\n", j->exec_id);
+	else
+		snprintf(reply, sizeof(reply), "exit %d\n", j->status);
+	if (util_write_all(j->client, reply, strlen(reply)) < 0)
+		log_debug("exec %s: client gone", j->exec_id);
+	exec_job_free(j);
+	return NULL;
+}
+
+/* A copy of what the container's own process has, for what exec left out. */
+static int exec_defaults(Grpc__Process *p, const Grpc__Process *c, struct err *e)
+{
+	if (!c)
+		return 0;
+	if (!p->n_env && c->n_env) {
+		p->env = calloc(c->n_env, sizeof(*p->env));
+		if (!p->env)
+			return err_set(e, ENOMEM, "out of memory");
+		for (; p->n_env < c->n_env; p->n_env++)
+			if (!(p->env[p->n_env] = strdup(c->env[p->n_env])))
+				return err_set(e, ENOMEM, "out of memory");
+	}
+	if ((!p->cwd || !*p->cwd) && c->cwd && *c->cwd) {
+		char *cwd = strdup(c->cwd);
+
+		if (!cwd)
+			return err_set(e, ENOMEM, "out of memory");
+		if (p->cwd != protobuf_c_empty_string)
+			free(p->cwd);
+		p->cwd = cwd;
+	}
+	if (!p->user && c->user) {
+		uint8_t buf[4096];
+		size_t n = grpc__user__get_packed_size(c->user);
+
+		if (n > sizeof(buf))
+			return err_set(e, E2BIG, "container user too large");
+		grpc__user__pack(c->user, buf);
+		p->user = grpc__user__unpack(NULL, n, buf);
+		if (!p->user)
+			return err_set(e, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
+/* "exec ID JSON" with the caller's stdin/stdout/stderr attached: start the
+ * process and hand the client to a job thread. Takes fds and client. */
+static int start_exec(struct vm *v, const char *args, int fds[3], int client, struct err *e)
+{
+	char exec_id[64];
+	Grpc__Process *p = NULL;
+	struct exec_job *j;
+	pthread_t t;
+	int off = 0, r = -1;
+
+	if (!v->started)
+		return err_set(e, EINVAL, "container %s is not running", v->o->id);
+	if (sscanf(args, "%63s %n", exec_id, &off) != 1 || !off)
+		return err_set(e, EINVAL, "exec: expected an id and a process");
+	if (pbjson_from_string(&grpc__process__descriptor, args + off, PBJSON_OCI | PBJSON_LENIENT,
+	                       (ProtobufCMessage **)&p, e) < 0)
+		return err_ctx(e, "exec: process");
+	if (exec_defaults(p, v->o->spec->process, e) < 0 ||
+	    agent_exec_process(v->agent, v->o->id, exec_id, p, e) < 0)
+		goto out;
+	j = calloc(1, sizeof(*j));
+	if (!j) {
+		err_set(e, ENOMEM, "out of memory");
+		goto out;
+	}
+	j->v = v;
+	snprintf(j->exec_id, sizeof(j->exec_id), "%s", exec_id);
+	memcpy(j->fds, fds, sizeof(j->fds));
+	j->client = client;
+	j->tty = p->terminal;
+	if (pipe2(j->done, O_CLOEXEC) < 0) {
+		free(j);
+		err_sys(e, "pipe");
+		goto out;
+	}
+	pthread_mutex_lock(&v->lock);
+	v->execs++;
+	pthread_mutex_unlock(&v->lock);
+	if (pthread_create(&t, NULL, exec_job, j) != 0) {
+		/* the process runs on without its stdio; the client hears why */
+		for (int i = 0; i < 3; i++)
+			fds[i] = dup(fds[i]);
+		j->client = dup(client);
+		exec_job_free(j);
+		err_set(e, EAGAIN, "exec: cannot start a thread");
+		goto out;
+	}
+	pthread_detach(t);
+	r = 1;
+out:
+	protobuf_c_message_free_unpacked(&p->base, NULL);
+	return r;
+}
+
+/* ---- control socket ----------------------------------------------------- */
+
+/* One request line (and, for exec, three fds) from a client. */
 static void serve_client(struct vm *v, int fd)
 {
-	char buf[CTL_MAX], reply[ERR_MSG_MAX + 16];
+	static char buf[CTL_MAX]; /* only the control thread serves */
+	char reply[ERR_MSG_MAX + 16], cbuf[CMSG_SPACE(3 * sizeof(int))];
 	struct pollfd p = {.fd = fd, .events = POLLIN};
+	int fds[3] = {-1, -1, -1}, nfds = 0, r;
 	struct err e;
-	ssize_t n = 0;
-	char *nl;
+	size_t n = 0;
+	char *nl = NULL;
 
-	/* one short line; a client that says nothing in time is dropped */
-	while (poll(&p, 1, 5000) == 1) {
-		ssize_t r = read(fd, buf + n, sizeof(buf) - 1 - (size_t)n);
+	/* a client that says nothing in time is dropped */
+	while (!nl && n < sizeof(buf) - 1 && poll(&p, 1, 5000) == 1) {
+		struct iovec iov = {.iov_base = buf + n, .iov_len = sizeof(buf) - 1 - n};
+		struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1};
+		struct cmsghdr *c;
+		ssize_t got;
 
-		if (r <= 0)
-			return;
-		n += r;
+		if (!nfds) {
+			mh.msg_control = cbuf;
+			mh.msg_controllen = sizeof(cbuf);
+		}
+		got = recvmsg(fd, &mh, MSG_CMSG_CLOEXEC);
+		if (got <= 0)
+			break;
+		for (c = mh.msg_controllen ? CMSG_FIRSTHDR(&mh) : NULL; c; c = CMSG_NXTHDR(&mh, c))
+			if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+				nfds = (int)((c->cmsg_len - CMSG_LEN(0)) / sizeof(int));
+				memcpy(fds, CMSG_DATA(c),
+				       (size_t)(nfds > 3 ? 3 : nfds) * sizeof(int));
+			}
+		n += (size_t)got;
 		buf[n] = 0;
 		nl = strchr(buf, '\n');
-		if (nl) {
-			*nl = 0;
-			if (handle_command(v, buf, &e) < 0)
-				snprintf(reply, sizeof(reply), "error %s\n", e.msg);
-			else
-				snprintf(reply, sizeof(reply), "ok\n");
-			if (util_write_all(fd, reply, strlen(reply)) < 0)
-				log_debug("control: reply: %s", strerror(errno));
-			return;
-		}
-		if ((size_t)n == sizeof(buf) - 1)
-			return;
 	}
+	if (!nl)
+		goto out;
+	*nl = 0;
+	if (!strncmp(buf, "exec ", 5)) {
+		r = nfds == 3 ? start_exec(v, buf + 5, fds, fd, &e)
+		              : err_set(&e, EINVAL, "exec: stdio not passed");
+		if (r == 1)
+			return; /* the job owns fds and the client now */
+	} else {
+		r = handle_command(v, buf, &e);
+	}
+	if (r < 0)
+		snprintf(reply, sizeof(reply), "error %s\n", e.msg);
+	else
+		snprintf(reply, sizeof(reply), "ok\n");
+	if (util_write_all(fd, reply, strlen(reply)) < 0)
+		log_debug("control: reply: %s", strerror(errno));
+out:
+	for (int i = 0; i < 3; i++)
+		if (fds[i] >= 0)
+			close(fds[i]);
+	close(fd);
 }
 
 static void on_signal(struct vm *v, int sig)
@@ -244,10 +468,8 @@ static void *control(void *arg)
 		if (p[2].revents & POLLIN) {
 			int fd = accept4(v->listen_fd, NULL, NULL, SOCK_CLOEXEC);
 
-			if (fd >= 0) {
+			if (fd >= 0)
 				serve_client(v, fd);
-				close(fd);
-			}
 		}
 		if (p[3].fd >= 0 && p[3].revents) {
 			ssize_t n = read(STDIN_FILENO, buf, sizeof(buf));
@@ -361,6 +583,29 @@ static void join_relay(struct vm *v, pthread_t t)
 	}
 }
 
+/* Exec jobs end once their processes are gone (the container's init has
+ * exited, so its pid namespace is); stopping the VM ends any stuck call. */
+static void wait_execs(struct vm *v)
+{
+	struct timespec ts;
+	struct err e;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += 2;
+	pthread_mutex_lock(&v->lock);
+	while (v->execs && pthread_cond_timedwait(&v->cond, &v->lock, &ts) == 0)
+		;
+	if (v->execs) {
+		pthread_mutex_unlock(&v->lock);
+		log_warn("%s: exec'd processes did not end; stopping the VM", v->o->id);
+		v->ops->stop(sandbox_hv(v->sb), &e);
+		pthread_mutex_lock(&v->lock);
+		while (v->execs)
+			pthread_cond_wait(&v->cond, &v->lock);
+	}
+	pthread_mutex_unlock(&v->lock);
+}
+
 int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e)
 {
 	struct vm v = {.ctx = ctx, .o = o, .quit_pipe = {-1, -1}, .sigfd = -1, .listen_fd = -1};
@@ -450,6 +695,7 @@ out:
 			log_debug("quit pipe: %s", strerror(errno));
 		pthread_join(control_t, NULL);
 	}
+	wait_execs(&v);
 	if (v.out_running)
 		join_relay(&v, v.out_t);
 	if (v.err_running)
@@ -484,13 +730,11 @@ out:
 	return status;
 }
 
-int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e)
+int vm_connect(const struct cli_ctx *ctx, const char *id, int *out, struct err *e)
 {
 	struct sockaddr_un sa = {.sun_family = AF_UNIX};
-	char dir[4096], reply[ERR_MSG_MAX + 16];
-	cleanup_close int fd = -1;
-	struct pollfd p;
-	ssize_t n = 0;
+	char dir[4096];
+	int fd;
 
 	if (state_dir(cli_root(ctx), id, dir, sizeof(dir), e) < 0)
 		return -1;
@@ -500,24 +744,47 @@ int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struc
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	if (fd < 0)
 		return err_sys(e, "socket");
-	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0)
-		return err_sys(e, "container %s: its monitor does not answer", id);
-	if (util_write_all(fd, cmd, strlen(cmd)) < 0 || util_write_all(fd, "\n", 1) < 0)
-		return err_sys(e, "container %s: control", id);
-	p.fd = fd;
-	p.events = POLLIN;
-	while ((size_t)n < sizeof(reply) - 1 && poll(&p, 1, CTL_WAIT_S * 1000) == 1) {
-		ssize_t r = read(fd, reply + n, sizeof(reply) - 1 - (size_t)n);
+	if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) < 0) {
+		err_sys(e, "container %s: its monitor does not answer", id);
+		close(fd);
+		return -1;
+	}
+	*out = fd;
+	return 0;
+}
 
+int vm_read_reply(int fd, int timeout_ms, char *reply, size_t size)
+{
+	struct pollfd p = {.fd = fd, .events = POLLIN};
+	size_t n = 0;
+
+	while (n < size - 1 && poll(&p, 1, timeout_ms) == 1) {
+		ssize_t r = read(fd, reply + n, size - 1 - n);
+
+		if (r < 0 && errno == EINTR)
+			continue;
 		if (r <= 0)
 			break;
-		n += r;
-		if (memchr(reply, '\n', (size_t)n))
+		n += (size_t)r;
+		if (memchr(reply, '\n', n))
 			break;
 	}
 	reply[n] = 0;
 	if (n && reply[n - 1] == '\n')
-		reply[n - 1] = 0;
+		reply[--n] = 0;
+	return (int)n;
+}
+
+int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e)
+{
+	char reply[ERR_MSG_MAX + 16];
+	cleanup_close int fd = -1;
+
+	if (vm_connect(ctx, id, &fd, e) < 0)
+		return -1;
+	if (util_write_all(fd, cmd, strlen(cmd)) < 0 || util_write_all(fd, "\n", 1) < 0)
+		return err_sys(e, "container %s: control", id);
+	vm_read_reply(fd, CTL_WAIT_S * 1000, reply, sizeof(reply));
 	if (!strcmp(reply, "ok"))
 		return 0;
 	if (!strncmp(reply, "error ", 6))

@@ -36,6 +36,15 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
  * "delete") to id's monitor and wait for its answer. */
 int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e);
 
+/* Connect to id's control socket. */
+int vm_connect(const struct cli_ctx *ctx, const char *id, int *fd, struct err *e);
+/* Read one reply line (without its newline) within timeout_ms (-1: no
+ * limit); returns its length, 0 when none came. */
+int vm_read_reply(int fd, int timeout_ms, char *reply, size_t size);
+/* An exec is "exec EXEC_ID PROCESS_JSON" sent with SCM_RIGHTS fds 0-2; the
+ * answer is "exit N" once the process is gone, or "error MSG". Its signals
+ * go as "kill-exec EXEC_ID SIG". */
+
 /* Wait up to timeout_s for the monitor of s to exit; 0 once it has. */
 int vm_wait_gone(const struct state *s, int timeout_s, struct err *e);
 /* After a monitor died without cleaning up: detach what it left mounted

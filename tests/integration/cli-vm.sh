@@ -79,6 +79,14 @@ h state c1 | grep -q '"status": "created"' || fail "state after create: $(h stat
 [ "$(cat "$tmp/pid" 2>/dev/null)" -gt 0 ] 2>/dev/null || fail "create: no pid file"
 h start c1 || fail "start"
 h state c1 | grep -q '"status": "running"' || fail "state after start: $(h state c1 2>&1)"
+out=$(h exec c1 sh -c 'echo in-exec; exit 5' </dev/null)
+rc=$?
+[ "$rc" = 5 ] || fail "exec: exit code $rc, expected 5"
+[ "$out" = in-exec ] || fail "exec: output '$out'"
+h pause c1 || fail "pause"
+h state c1 | grep -q '"status": "paused"' || fail "state after pause: $(h state c1 2>&1)"
+h resume c1 || fail "resume"
+h state c1 | grep -q '"status": "running"' || fail "state after resume: $(h state c1 2>&1)"
 h delete c1 2>/dev/null && fail "delete of a running container succeeded"
 h kill c1 KILL || fail "kill"
 for _ in $(seq 100); do
@@ -90,7 +98,7 @@ h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 
 # unknown ids
-for cmd in start kill delete pause resume; do
+for cmd in start kill delete pause resume exec; do
 	msg=$(h "$cmd" nope 2>&1) && fail "$cmd of an unknown id succeeded"
 	echo "$msg" | grep -q "does not exist" || fail "$cmd nope: '$msg'"
 done

@@ -139,8 +139,10 @@ struct ttrpc_server {
 	size_t nr_methods;
 	void *opaque;
 	int listen_fd;
+	void (*on_close)(int fd, void *opaque);
 	pthread_mutex_t lock;
 	int refs;
+	bool freeing;
 	struct conn *conns;
 };
 
@@ -191,9 +193,20 @@ static void conn_close(struct conn *c, const char *why)
 		call->conn = NULL;
 	loop_del(s->loop, c->fd);
 	close(c->fd);
+	if (s->on_close && !s->freeing) {
+		/* Unlocked: the callback may serve a new fd. */
+		pthread_mutex_unlock(&s->lock);
+		s->on_close(c->fd, s->opaque);
+		pthread_mutex_lock(&s->lock);
+	}
 	free(c->in.data);
 	free(c->out.data);
 	free(c);
+}
+
+void ttrpc_server_on_close(struct ttrpc_server *s, void (*fn)(int fd, void *opaque))
+{
+	s->on_close = fn;
 }
 
 /* Write what is queued; with edge-triggered EPOLLOUT the loop calls us back
@@ -538,6 +551,7 @@ void ttrpc_server_free(struct ttrpc_server *s)
 	if (!s)
 		return;
 	pthread_mutex_lock(&s->lock);
+	s->freeing = true;
 	if (s->listen_fd >= 0) {
 		loop_del(s->loop, s->listen_fd);
 		close(s->listen_fd);

@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# tests/fuzz/run.sh: build the ttrpc fuzz target with clang's libFuzzer
-# (Debian: clang + libclang-rt-14-dev) and run it for a bounded time.
-# Usage: run.sh SOURCE_ROOT BUILD_ROOT [SECONDS]. Exits 77 (skipped) when
-# clang or libFuzzer is missing.
+# tests/fuzz/run.sh: build a fuzz target (tests/fuzz/fuzz_TARGET.c) with
+# clang's libFuzzer (Debian: clang + libclang-rt-14-dev) and run it for a
+# bounded time. Usage: run.sh SOURCE_ROOT BUILD_ROOT TARGET [SECONDS].
+# Exits 77 (skipped) when clang or libFuzzer is missing.
 set -eu
 src=$1
 build=$2
-secs=${3:-20}
+target=$3
+secs=${4:-20}
 
 cc=$(command -v clang || command -v clang-14 || true)
 if [ -z "$cc" ]; then
@@ -14,33 +15,50 @@ if [ -z "$cc" ]; then
 	exit 77
 fi
 out=$build/tests/fuzz
-mkdir -p "$out/corpus"
+corpus=$out/corpus-$target
+mkdir -p "$corpus"
 probe='int LLVMFuzzerTestOneInput(const unsigned char *d, unsigned long n)
 { (void)d; (void)n; return 0; }'
-if ! printf '%s\n' "$probe" | "$cc" -x c -fsanitize=fuzzer - -o "$out/probe" 2>/dev/null; then
+if ! printf '%s\n' "$probe" | "$cc" -x c -fsanitize=fuzzer - -o "$out/probe-$target" 2>/dev/null; then
 	echo "fuzz: $cc cannot link libFuzzer (apt-get install libclang-rt-14-dev): skipped"
 	exit 77
 fi
-rm -f "$out/probe"
+rm -f "$out/probe-$target"
 
-for f in ttrpc status any; do
+case $target in
+ttrpc)
+	protos="ttrpc status any"
+	libs="libprotobuf-c"
+	srcs="$src/lib/ttrpc.c $src/lib/loop.c"
+	;;
+pbjson)
+	protos="agent oci types empty"
+	libs="libprotobuf-c json-c"
+	srcs="$src/lib/pbjson.c"
+	;;
+*)
+	echo "fuzz: unknown target $target" >&2
+	exit 1
+	;;
+esac
+for f in $protos; do
 	if [ ! -f "$build/proto/$f.pb-c.c" ]; then
 		echo "fuzz: $build/proto/$f.pb-c.c missing: build the project first" >&2
 		exit 1
 	fi
+	srcs="$srcs $build/proto/$f.pb-c.c"
 done
 
-# shellcheck disable=SC2046 # pkg-config prints several words on purpose
+# shellcheck disable=SC2046,SC2086 # word lists on purpose
 "$cc" -g -O1 -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined \
-	-std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -I"$src" -I"$build" \
-	$(pkg-config --cflags libprotobuf-c) \
-	"$src/tests/fuzz/fuzz_ttrpc.c" "$src/lib/ttrpc.c" "$src/lib/loop.c" "$src/lib/err.c" \
-	"$src/lib/log.c" "$src/lib/util.c" \
-	"$build/proto/ttrpc.pb-c.c" "$build/proto/status.pb-c.c" "$build/proto/any.pb-c.c" \
-	$(pkg-config --libs libprotobuf-c) -lpthread -o "$out/fuzz_ttrpc"
+	-std=gnu11 -D_GNU_SOURCE -D_FILE_OFFSET_BITS=64 -Ulinux -I"$src" -I"$build" \
+	$(pkg-config --cflags $libs) \
+	"$src/tests/fuzz/fuzz_$target.c" $srcs "$src/lib/err.c" "$src/lib/log.c" \
+	"$src/lib/util.c" $(pkg-config --libs $libs) -lpthread -o "$out/fuzz_$target"
 
-# Seeds: well-formed Echo, Error and Defer requests (stream 1, timeout
-# 1 s), and two of them in one input. Bytes are built as \xHH escapes.
+# Seeds. ttrpc: well-formed Echo, Error and Defer requests (stream 1,
+# timeout 1 s), and two in one input, built as \xHH escapes. pbjson: the
+# unit tests' config.json.
 hex() { printf '\\x%02x' "$@"; }
 frame() { # method
 	local m=$1 body
@@ -48,13 +66,17 @@ frame() { # method
 	body="\\x0a\\x01f\\x12$(hex "${#m}")$m\\x1a\\x01x\\x20\\xe8\\x07"
 	printf '%b' "\\x00\\x00\\x00$(hex $((${#m} + 11)))\\x00\\x00\\x00\\x01\\x01\\x00$body"
 }
-frame Echo >"$out/corpus/seed-echo"
-frame Error >"$out/corpus/seed-error"
-frame Defer >"$out/corpus/seed-defer"
-{
-	frame Echo
-	frame Defer
-} >"$out/corpus/seed-two"
+if [ "$target" = ttrpc ]; then
+	frame Echo >"$corpus/seed-echo"
+	frame Error >"$corpus/seed-error"
+	frame Defer >"$corpus/seed-defer"
+	{
+		frame Echo
+		frame Defer
+	} >"$corpus/seed-two"
+else
+	cp "$src/tests/unit/lib/test_pbjson_config.json" "$corpus/seed-config.json"
+fi
 
-exec "$out/fuzz_ttrpc" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
-	-print_final_stats=1 "$out/corpus"
+exec "$out/fuzz_$target" -max_total_time="$secs" -timeout=10 -rss_limit_mb=2048 \
+	-max_len=16384 -print_final_stats=1 "$corpus"

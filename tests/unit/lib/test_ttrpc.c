@@ -89,6 +89,21 @@ static void h_wait(struct ttrpc_call *call, const uint8_t *p, size_t len, void *
 	grpc__wait_process_request__free_unpacked(req, NULL);
 }
 
+static int closes; /* connections the server closed (atomic) */
+
+static void on_close(int fd, void *opaque)
+{
+	(void)fd, (void)opaque;
+	__atomic_add_fetch(&closes, 1, __ATOMIC_SEQ_CST);
+}
+
+static void wait_closes(int n)
+{
+	for (int i = 0; i < 500 && __atomic_load_n(&closes, __ATOMIC_SEQ_CST) < n; i++)
+		usleep(10000);
+	assert_int_equal(__atomic_load_n(&closes, __ATOMIC_SEQ_CST), n);
+}
+
 static const struct ttrpc_method methods[] = {
         {SVC, "Echo", h_echo},         {SVC, "Error", h_error},
         {SVC, "Deadline", h_deadline}, {SVC, "Hold", h_hold},
@@ -142,6 +157,8 @@ static int setup(void **state)
 	    ttrpc_server_new(&f->server, f->loop, methods, ARRAY_SIZE(methods), NULL, &e) < 0 ||
 	    ttrpc_server_listen(f->server, fd, &e) < 0)
 		return -1;
+	ttrpc_server_on_close(f->server, on_close);
+	closes = 0;
 	held.n = 0;
 	pthread_create(&f->thread, NULL, loop_thread, f);
 	*state = f;
@@ -514,6 +531,95 @@ static void test_peer_closes_mid_call(void **state)
 	ttrpc_client_free(c);
 }
 
+/* A fake server that answers the first request with canned frames. */
+struct scripted_server {
+	int fd;
+	const uint8_t *reply;
+	size_t len;
+};
+
+static void *scripted_server(void *arg)
+{
+	struct scripted_server *ss = arg;
+	uint8_t hb[TTRPC_HEADER_SIZE], buf[4096];
+	struct ttrpc_header h;
+	struct err e;
+
+	assert_int_equal(util_read_all(ss->fd, hb, sizeof(hb)), sizeof(hb));
+	assert_int_equal(ttrpc_header_decode(hb, sizeof(buf), &h, &e), 0);
+	assert_int_equal(util_read_all(ss->fd, buf, h.length), h.length);
+	assert_int_equal(util_write_all(ss->fd, ss->reply, ss->len), (ssize_t)ss->len);
+	/* Hold the connection open until the client goes: only the bad
+	 * frame may end it. */
+	while (read(ss->fd, buf, sizeof(buf)) > 0)
+		;
+	close(ss->fd);
+	return NULL;
+}
+
+static int call_scripted(const uint8_t *reply, size_t len, uint8_t **out, size_t *out_len,
+                         struct err *e)
+{
+	struct scripted_server ss = {.reply = reply, .len = len};
+	struct ttrpc_client *c;
+	pthread_t t;
+	int sv[2], r;
+
+	assert_int_equal(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv), 0);
+	ss.fd = sv[1];
+	assert_int_equal(ttrpc_client_new(&c, sv[0], e), 0);
+	pthread_create(&t, NULL, scripted_server, &ss);
+	r = ttrpc_client_call_raw(c, SVC, "Echo", (const uint8_t *)"q", 1, out, out_len, 5000, e);
+	ttrpc_client_free(c);
+	pthread_join(t, NULL);
+	return r;
+}
+
+static size_t response_frame(uint8_t *out, uint32_t stream_id, const char *payload)
+{
+	Ttrpc__Response resp = TTRPC__RESPONSE__INIT;
+	struct ttrpc_header h = {.stream_id = stream_id, .type = TTRPC_TYPE_RESPONSE};
+
+	resp.payload.data = (uint8_t *)payload;
+	resp.payload.len = strlen(payload);
+	h.length = (uint32_t)protobuf_c_message_pack(&resp.base, out + TTRPC_HEADER_SIZE);
+	ttrpc_header_encode(&h, out);
+	return TTRPC_HEADER_SIZE + h.length;
+}
+
+static void test_client_bad_frames(void **state)
+{
+	uint8_t frames[256], *out = NULL;
+	struct ttrpc_header h = {
+	        .length = TTRPC_MAX_MESSAGE_SIZE + 1, .stream_id = 1, .type = TTRPC_TYPE_RESPONSE};
+	size_t n, len;
+	struct err e;
+
+	(void)state;
+	/* An answer for a stream nobody waits on is dropped; ours arrives. */
+	n = response_frame(frames, 99, "stray");
+	n += response_frame(frames + n, 1, "mine");
+	assert_int_equal(call_scripted(frames, n, &out, &len, &e), 0);
+	assert_int_equal(len, 4);
+	assert_memory_equal(out, "mine", 4);
+	free(out);
+
+	/* Oversize and request frames from the server end the connection. */
+	ttrpc_header_encode(&h, frames);
+	assert_int_equal(call_scripted(frames, TTRPC_HEADER_SIZE, &out, &len, &e), -1);
+	assert_non_null(strstr(e.msg, "connection lost: frame of 4194305 bytes exceeds"));
+	h = (struct ttrpc_header){.length = 0, .stream_id = 1, .type = TTRPC_TYPE_REQUEST};
+	ttrpc_header_encode(&h, frames);
+	assert_int_equal(call_scripted(frames, TTRPC_HEADER_SIZE, &out, &len, &e), -1);
+	assert_non_null(strstr(e.msg, "frame type 1 from the server"));
+	/* An undecodable Response fails the call, not silently. */
+	h = (struct ttrpc_header){.length = 3, .stream_id = 1, .type = TTRPC_TYPE_RESPONSE};
+	ttrpc_header_encode(&h, frames);
+	memset(frames + TTRPC_HEADER_SIZE, 0xff, 3);
+	assert_int_equal(call_scripted(frames, TTRPC_HEADER_SIZE + 3, &out, &len, &e), -1);
+	assert_non_null(strstr(e.msg, "undecodable response"));
+}
+
 /* Send raw bytes to the server; true if it then closed the connection. */
 static bool server_hangs_up_on(struct fixture *f, const void *bytes, size_t len)
 {
@@ -567,6 +673,8 @@ static void test_garbage_closes_connection(void **state)
 	assert_int_equal(write(fd, frame, TTRPC_HEADER_SIZE + 3), TTRPC_HEADER_SIZE + 3);
 	close(fd);
 
+	wait_closes(7);
+
 	/* The server survives all of it and serves the next client. */
 	c = connect_client(f);
 	assert_int_equal(echo(c, "survived", 1000, &e), 0);
@@ -611,6 +719,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_header),
 	        cmocka_unit_test(test_peer_closes_mid_call),
+	        cmocka_unit_test(test_client_bad_frames),
 	        cmocka_unit_test_setup_teardown(test_echo_errors_unimplemented, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_message_call, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_oversize_request_refused, setup, teardown),

@@ -256,6 +256,27 @@ static void test_dead_owner_reads_stopped(void **state)
 	assert_int_equal(got->status, STATE_STOPPED);
 	state_free(got);
 
+	/* Exited but not reaped (a zombie): gone too. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	fill(&s, "zombie");
+	s.owner_pid = child;
+	s.owner_start = state_proc_start(child);
+	{
+		siginfo_t si;
+
+		/* Wait for the exit but leave the child unreaped. */
+		assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
+	}
+	assert_int_equal(state_create(root, &s, &lock, &e), 0);
+	state_unlock(lock);
+	assert_int_equal(state_load(root, "zombie", &got, &e), 0);
+	assert_int_equal(got->status, STATE_STOPPED);
+	state_free(got);
+	assert_int_equal(waitpid(child, &status, 0), child);
+
 	/* Same pid as a live process but another start time: pid reuse. */
 	fill(&s, "reused");
 	s.owner_start = state_proc_start(getpid()) + 1;

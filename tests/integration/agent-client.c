@@ -4,12 +4,14 @@
  * virtio-serial socket); see tests/integration/agent-host.sh.
  *
  *   agent-client --addr ADDR --rootfs DIR [--cgroup-root /sys/fs/cgroup]
- *                [--cgroup-prefix /hako-test] [--agent-pid PID]
+ *                [--cgroup-prefix /hako-test] [--agent-pid PID] [--host-mode]
  *
  * DIR is the busybox rootfs as the agent sees it. --cgroup-root turns on
  * checks that read the container's cgroup files directly (the agent runs on
  * this machine); --agent-pid checks that the agent holds no more fds at the
- * end than after its first answer. Prints TAP lines; exit 0 when all pass. */
+ * end than after its first answer; --host-mode expects the refusals of a
+ * host-mode agent (clock, CopyFile outside /run). Prints TAP lines; exit 0
+ * when all pass. The agent must be able to bind-mount DIR (storage "bind"). */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -39,7 +41,8 @@ static struct {
 	const char *cgroup_root;
 	const char *prefix;
 	int agent_pid;
-	int v1; /* cgroup v1 layout under cgroup_root */
+	int host_mode; /* the agent runs on this host (--host-mode) */
+	int v1;        /* cgroup v1 layout under cgroup_root */
 	int n, failed;
 } t = {.prefix = "/hako-test"};
 
@@ -85,7 +88,8 @@ static int call_ok(const char *method, const ProtobufCMessage *req)
 	return call(AGENT, method, req, NULL, NULL, NULL);
 }
 
-static char *spec_json(const char *id, const char *args_json, const char *resources, int tty)
+static char *spec_json(const char *id, const char *root, const char *args_json,
+                       const char *resources, const char *extra_mount, int tty)
 {
 	char *s = NULL;
 	int n = asprintf(
@@ -112,7 +116,7 @@ static char *spec_json(const char *id, const char *args_json, const char *resour
 	        " {\"destination\":\"/dev/shm\",\"type\":\"tmpfs\",\"source\":\"shm\","
 	        "  \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"mode=1777\",\"size=65536k\"]},"
 	        " {\"destination\":\"/sys\",\"type\":\"sysfs\",\"source\":\"sysfs\","
-	        "  \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]}],"
+	        "  \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]}%s],"
 	        "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":"
 	        "\"uts\"},"
 	        " {\"type\":\"mount\"},{\"type\":\"network\"}],"
@@ -124,15 +128,16 @@ static char *spec_json(const char *id, const char *args_json, const char *resour
 	        "  \"architectures\":[\"SCMP_ARCH_X86_64\"],"
 	        "  \"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\","
 	        "   \"errnoRet\":1}]}}}",
-	        tty ? "true" : "false", args_json, t.rootfs, id, t.prefix, id,
-	        resources ? resources : "{}");
+	        tty ? "true" : "false", args_json, root, id, extra_mount ? extra_mount : "",
+	        t.prefix, id, resources ? resources : "{}");
 
 	return n < 0 ? NULL : s;
 }
 
-static Grpc__Spec *make_spec(const char *id, const char *args_json, const char *resources, int tty)
+static Grpc__Spec *make_spec(const char *id, const char *root, const char *args_json,
+                             const char *resources, const char *extra_mount, int tty)
 {
-	char *json = spec_json(id, args_json, resources, tty);
+	char *json = spec_json(id, root ? root : t.rootfs, args_json, resources, extra_mount, tty);
 	ProtobufCMessage *m = NULL;
 	struct err e = {0};
 
@@ -152,7 +157,7 @@ static int create(const char *id, const char *args_json, const char *resources, 
 
 	req.container_id = (char *)id;
 	req.exec_id = (char *)id;
-	req.oci = make_spec(id, args_json, resources, 0);
+	req.oci = make_spec(id, NULL, args_json, resources, NULL, 0);
 	if (!req.oci)
 		return -1;
 	rc = call(AGENT, "CreateContainer", &req.base, NULL, NULL, msg);
@@ -226,7 +231,7 @@ static int wait_status(const char *id, const char *exec)
 static int exec_proc(const char *id, const char *exec, const char *args_json, int tty)
 {
 	Grpc__ExecProcessRequest req = GRPC__EXEC_PROCESS_REQUEST__INIT;
-	Grpc__Spec *spec = make_spec(id, args_json, NULL, tty);
+	Grpc__Spec *spec = make_spec(id, NULL, args_json, NULL, NULL, tty);
 	int rc;
 
 	if (!spec)
@@ -303,19 +308,55 @@ static void test_health(void)
 		protobuf_c_message_free_unpacked(&v->base, NULL);
 }
 
+static int copy_file(const char *path, const char *data, char *msg)
+{
+	Grpc__CopyFileRequest req = GRPC__COPY_FILE_REQUEST__INIT;
+
+	req.path = (char *)path;
+	req.file_size = (int64_t)strlen(data);
+	req.file_mode = 0100644;
+	req.dir_mode = 0755;
+	req.data.data = (uint8_t *)data;
+	req.data.len = strlen(data);
+	return call(AGENT, "CopyFile", &req.base, NULL, NULL, msg);
+}
+
+/* c1's rootfs arrives as a storage (a bind in host mode), a file put there
+ * by CopyFile is bind-mounted in, and the process runs to its exit. */
 static void test_run_to_exit(void)
 {
-	char *out, *err;
+	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
+	Grpc__Storage st = GRPC__STORAGE__INIT, *sts[] = {&st};
+	char *out, *err, msg[ERR_MSG_MAX];
 
-	check(create("c1",
-	             "[\"sh\",\"-c\",\"echo hello; hostname; mkdir /tmp/x 2>/dev/null || "
-	             "echo mkdir-denied; echo err >&2; exit 3\"]",
-	             NULL, NULL) == 0,
-	      "CreateContainer c1");
+	check(copy_file("/run/hako-test/copied.txt", "copied-ok\n", msg) == 0, "CopyFile");
+	if (t.host_mode)
+		check(copy_file("/etc/hako-test-copy", "x", msg) == TTRPC_PERMISSION_DENIED,
+		      "host mode: CopyFile outside /run is refused (%s)", msg);
+	st.driver = "bind";
+	st.source = (char *)t.rootfs;
+	st.fstype = "bind";
+	st.mount_point = "/run/hako-test/c1-rootfs";
+	req.container_id = "c1";
+	req.exec_id = "c1";
+	req.n_storages = 1;
+	req.storages = sts;
+	req.oci =
+	        make_spec("c1", st.mount_point,
+	                  "[\"sh\",\"-c\",\"echo hello; hostname; cat /copied.txt; mkdir /tmp/x "
+	                  "2>/dev/null || echo mkdir-denied; echo err >&2; exit 3\"]",
+	                  NULL,
+	                  ",{\"destination\":\"/copied.txt\",\"type\":\"bind\","
+	                  "\"source\":\"/run/hako-test/copied.txt\",\"options\":[\"bind\",\"ro\"]}",
+	                  0);
+	check(req.oci && call_ok("CreateContainer", &req.base) == 0,
+	      "CreateContainer c1 (rootfs from a storage)");
+	if (req.oci)
+		protobuf_c_message_free_unpacked(&req.oci->base, NULL);
 	check(simple("StartContainer", "c1") == 0, "StartContainer c1");
 	out = read_all("ReadStdout", "c1", "c1");
-	check(out && !strcmp(out, "hello\nc1\nmkdir-denied\n"),
-	      "ReadStdout to EOF: exact output, hostname set, seccomp rule applied (got \"%s\")",
+	check(out && !strcmp(out, "hello\nc1\ncopied-ok\nmkdir-denied\n"),
+	      "ReadStdout to EOF: exact output, hostname, bind mount, seccomp rule (got \"%s\")",
 	      out ? out : "(error)");
 	err = read_all("ReadStderr", "c1", "c1");
 	check(err && !strcmp(err, "err\n"), "ReadStderr to EOF (got \"%s\")",
@@ -390,6 +431,22 @@ static void test_long_running(void)
 	      "terminal process: stdout is a pty (%s)", s ? s : "(error)");
 	free(s);
 	check(wait_status("c2", "e3") == 0, "WaitProcess e3: 0");
+
+	check(exec_proc("c2", "e4", "[\"sh\",\"-c\",\"sleep 1; stty size\"]", 1) == 0,
+	      "ExecProcess e4 with a terminal");
+	{
+		Grpc__TtyWinResizeRequest rz = GRPC__TTY_WIN_RESIZE_REQUEST__INIT;
+
+		rz.container_id = "c2";
+		rz.exec_id = "e4";
+		rz.row = 40;
+		rz.column = 100;
+		check(call_ok("TtyWinResize", &rz.base) == 0, "TtyWinResize 40x100");
+	}
+	s = read_all("ReadStdout", "c2", "e4");
+	check(s && strstr(s, "40 100"), "the terminal has the new size (%s)", s ? s : "(error)");
+	free(s);
+	check(wait_status("c2", "e4") == 0, "WaitProcess e4: 0");
 
 	check(simple("PauseContainer", "c2") == 0, "PauseContainer");
 	if (t.cgroup_root) {
@@ -476,6 +533,96 @@ static void test_oom(void)
 		protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
+static int has_iface(Grpc__Interfaces *l, const char *name)
+{
+	for (size_t i = 0; l && i < l->n_interfaces; i++)
+		if (!strcmp(l->interfaces[i]->name, name))
+			return 1;
+	return 0;
+}
+
+static int has_route(Grpc__Routes *l, const char *dest)
+{
+	for (size_t i = 0; l && i < l->n_routes; i++)
+		if (!strcmp(l->routes[i]->dest, dest))
+			return 1;
+	return 0;
+}
+
+static void test_guest(void)
+{
+	Grpc__GuestDetailsRequest gd = GRPC__GUEST_DETAILS_REQUEST__INIT;
+	Grpc__GuestDetailsResponse *gr = NULL;
+	Grpc__ListInterfacesRequest li = GRPC__LIST_INTERFACES_REQUEST__INIT;
+	Grpc__ListRoutesRequest lr = GRPC__LIST_ROUTES_REQUEST__INIT;
+	Grpc__Interfaces *ifs = NULL;
+	Grpc__Routes *routes = NULL, *rr = NULL, want = GRPC__ROUTES__INIT;
+	Grpc__UpdateInterfaceRequest ui = GRPC__UPDATE_INTERFACE_REQUEST__INIT;
+	Grpc__UpdateRoutesRequest ur = GRPC__UPDATE_ROUTES_REQUEST__INIT;
+	Types__Interface lo = TYPES__INTERFACE__INIT, *got = NULL;
+	Types__IPAddress ip = TYPES__IPADDRESS__INIT, *ips[] = {&ip};
+	Types__Route rt = TYPES__ROUTE__INIT, *rts[] = {&rt};
+	Grpc__SetGuestDateTimeRequest tm = GRPC__SET_GUEST_DATE_TIME_REQUEST__INIT;
+	char msg[ERR_MSG_MAX];
+	int rc;
+
+	gd.mem_block_size = 1;
+	rc = call(AGENT, "GetGuestDetails", &gd.base, &grpc__guest_details_response__descriptor,
+	          (ProtobufCMessage **)&gr, NULL);
+	check(rc == 0 && gr->agent_details && gr->agent_details->version[0] &&
+	              gr->agent_details->init_daemon == !t.host_mode,
+	      "GetGuestDetails: agent details (init_daemon %d)",
+	      rc == 0 && gr->agent_details ? gr->agent_details->init_daemon : -1);
+
+	rc = call(AGENT, "ListInterfaces", &li.base, &grpc__interfaces__descriptor,
+	          (ProtobufCMessage **)&ifs, NULL);
+	check(rc == 0 && has_iface(ifs, "lo"), "ListInterfaces lists lo");
+
+	ip.address = "127.0.0.1";
+	ip.mask = "8";
+	lo.name = "lo";
+	lo.n_ipaddresses = 1;
+	lo.ipaddresses = ips;
+	ui.interface = &lo;
+	rc = call(AGENT, "UpdateInterface", &ui.base, &types__interface__descriptor,
+	          (ProtobufCMessage **)&got, msg);
+	check(rc == 0 && (got->raw_flags & 1) && got->n_ipaddresses >= 1 &&
+	              !strcmp(got->ipaddresses[0]->address, "127.0.0.1") &&
+	              !strcmp(got->ipaddresses[0]->mask, "8"),
+	      "UpdateInterface lo: up with 127.0.0.1/8 (%s)", rc == 0 ? "ok" : msg);
+
+	rt.dest = "10.99.0.0/16";
+	rt.device = "lo";
+	rt.scope = 253; /* link */
+	want.n_routes = 1;
+	want.routes = rts;
+	ur.routes = &want;
+	rc = call(AGENT, "UpdateRoutes", &ur.base, &grpc__routes__descriptor,
+	          (ProtobufCMessage **)&rr, msg);
+	check(rc == 0 && has_route(rr, "10.99.0.0/16"), "UpdateRoutes adds 10.99.0.0/16 (%s)",
+	      rc == 0 ? "ok" : msg);
+	rc = call(AGENT, "ListRoutes", &lr.base, &grpc__routes__descriptor,
+	          (ProtobufCMessage **)&routes, NULL);
+	check(rc == 0 && has_route(routes, "10.99.0.0/16"), "ListRoutes shows it");
+
+	if (t.host_mode) {
+		tm.sec = 1;
+		check(call(AGENT, "SetGuestDateTime", &tm.base, NULL, NULL, msg) ==
+		              TTRPC_FAILED_PRECONDITION,
+		      "host mode: SetGuestDateTime is refused (%s)", msg);
+	}
+	if (gr)
+		protobuf_c_message_free_unpacked(&gr->base, NULL);
+	if (ifs)
+		protobuf_c_message_free_unpacked(&ifs->base, NULL);
+	if (got)
+		protobuf_c_message_free_unpacked(&got->base, NULL);
+	if (rr)
+		protobuf_c_message_free_unpacked(&rr->base, NULL);
+	if (routes)
+		protobuf_c_message_free_unpacked(&routes->base, NULL);
+}
+
 static void test_errors(void)
 {
 	Grpc__StartContainerRequest req = GRPC__START_CONTAINER_REQUEST__INIT;
@@ -499,6 +646,7 @@ int main(int argc, char **argv)
 	        {"cgroup-root", required_argument, NULL, 'c'},
 	        {"cgroup-prefix", required_argument, NULL, 'p'},
 	        {"agent-pid", required_argument, NULL, 'P'},
+	        {"host-mode", no_argument, NULL, 'H'},
 	        {0},
 	};
 	Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
@@ -508,7 +656,7 @@ int main(int argc, char **argv)
 	int c, fd, fds0 = -1;
 	struct stat st;
 
-	while ((c = getopt_long(argc, argv, "a:r:c:p:P:", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:r:c:p:P:H", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			addr = optarg;
@@ -525,13 +673,16 @@ int main(int argc, char **argv)
 		case 'P':
 			t.agent_pid = atoi(optarg);
 			break;
+		case 'H':
+			t.host_mode = 1;
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!addr || !t.rootfs) {
 		fprintf(stderr, "usage: agent-client --addr ADDR --rootfs DIR [--cgroup-root DIR] "
-		                "[--cgroup-prefix P] [--agent-pid PID]\n");
+		                "[--cgroup-prefix P] [--agent-pid PID] [--host-mode]\n");
 		return 2;
 	}
 	if (t.cgroup_root) {
@@ -553,6 +704,7 @@ int main(int argc, char **argv)
 	test_run_to_exit();
 	test_long_running();
 	test_oom();
+	test_guest();
 	test_errors();
 	if (t.agent_pid) {
 		int fds1 = count_fds(t.agent_pid);

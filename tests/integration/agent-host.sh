@@ -63,7 +63,7 @@ fi
 
 rc=0
 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs "$root" --cgroup-root /sys/fs/cgroup \
-	--cgroup-prefix "$prefix" --agent-pid "$agent_pid" || rc=1
+	--cgroup-prefix "$prefix" --agent-pid "$agent_pid" --host-mode || rc=1
 
 kill -TERM "$agent_pid"
 for _ in $(seq 50); do

@@ -387,6 +387,10 @@ int container_create(const char *id, const char *exec_id, struct oci_spec *spec,
 	log_info("container %s: created, init pid %d", id, (int)process_pid(c->procs[0]));
 	return 0;
 fail:
+	/* A missing file or path here comes from the request (root, storage
+	 * source, mount), not from an unknown container. */
+	if (e->errnum == ENOENT)
+		e->errnum = EINVAL;
 	err_ctx(e, "create container %s", id);
 	container_free(c);
 	return -1;
@@ -484,8 +488,11 @@ int container_exec(const char *id, const char *exec_id, struct oci_process *proc
 	log_info("container %s: exec %s, pid %d", id, exec_id, (int)process_pid(p));
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0 && c) {
+		if (e->errnum == ENOENT)
+			e->errnum = EINVAL;
 		err_ctx(e, "exec in container %s", id);
+	}
 	oci_process_free(proc);
 	return rc;
 }

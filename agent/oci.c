@@ -1,5 +1,8 @@
 /* agent/oci.c: OCI runtime-spec config.json -> struct oci_spec, with every
- * rejected value reported by its field path ("linux.resources.memory.limit"). */
+ * rejected value reported by its field path ("linux.resources.memory.limit").
+ * The agent gets config.json rendered from Kata's proto3 grpc.Spec, which
+ * drops integers equal to 0: integers where 0 means something (rlimits,
+ * id map ids, seccomp args, device minors) default to 0 when absent. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -292,9 +295,7 @@ static int parse_rlimits(struct json_object *o, const char *where, struct oci_pr
 
 			v = get(r, key);
 			sub(base, path, key);
-			if (!v)
-				return bad(e, base, "is required");
-			if (as_uint64(v, base, dst, e) < 0)
+			if (v && as_uint64(v, base, dst, e) < 0)
 				return -1;
 		}
 		p->nr_rlimits++;
@@ -403,8 +404,8 @@ static int parse_process_fields(struct json_object *o, const char *where, struct
 		uint32_t h = 0, w = 0;
 
 		sub(path, where, "consoleSize");
-		if (get_u32(v, "height", path, &h, true, e) < 0 ||
-		    get_u32(v, "width", path, &w, true, e) < 0)
+		if (get_u32(v, "height", path, &h, false, e) < 0 ||
+		    get_u32(v, "width", path, &w, false, e) < 0)
 			return -1;
 		p->console_height = h;
 		p->console_width = w;
@@ -747,8 +748,8 @@ static int parse_idmaps(struct json_object *lx, const char *key, struct oci_idma
 		idx(path, base, i);
 		if (!json_object_is_type(o, json_type_object))
 			return bad(e, path, "must be an object");
-		if (get_u32(o, "containerID", path, &(*out)[i].container_id, true, e) < 0 ||
-		    get_u32(o, "hostID", path, &(*out)[i].host_id, true, e) < 0 ||
+		if (get_u32(o, "containerID", path, &(*out)[i].container_id, false, e) < 0 ||
+		    get_u32(o, "hostID", path, &(*out)[i].host_id, false, e) < 0 ||
 		    get_u32(o, "size", path, &(*out)[i].size, true, e) < 0)
 			return -1;
 		(*nr)++;
@@ -892,12 +893,6 @@ int oci_resources_parse(struct json_object *res, const char *where, struct oci_r
 	}
 	if (pids) {
 		sub(path, where, "pids");
-		if (!get(pids, "limit")) {
-			char fpath[PATH_MAX_FIELD];
-
-			sub(fpath, path, "limit");
-			return bad(e, fpath, "is required");
-		}
 		if (get_signed_value(pids, "limit", path, &r->pids_limit, e) < 0)
 			return -1;
 	}
@@ -943,11 +938,9 @@ static int parse_devices(struct json_object *lx, struct oci_spec *s, struct err 
 		d->type = type[0];
 		free(type);
 		d->major = d->minor = 0;
-		if (d->type != 'p') {
-			if (!get(o, "major") || !get(o, "minor")) {
-				sub(fpath, path, get(o, "major") ? "minor" : "major");
-				return bad(e, fpath, "is required for a character or block device");
-			}
+		if (d->type != 'p' && !get(o, "major")) {
+			sub(fpath, path, "major");
+			return bad(e, fpath, "is required for a character or block device");
 		}
 		if (get_signed_value(o, "major", path, &d->major, e) < 0 ||
 		    get_signed_value(o, "minor", path, &d->minor, e) < 0)
@@ -1093,7 +1086,7 @@ static int parse_seccomp_args(struct json_object *o, const char *where, struct o
 		idx(path, base, i);
 		if (!json_object_is_type(a, json_type_object))
 			return bad(e, path, "must be an object");
-		if (get_u32(a, "index", path, &index, true, e) < 0)
+		if (get_u32(a, "index", path, &index, false, e) < 0)
 			return -1;
 		if (index > 5) {
 			sub(fpath, path, "index");
@@ -1102,9 +1095,7 @@ static int parse_seccomp_args(struct json_object *o, const char *where, struct o
 		sa->index = index;
 		v = get(a, "value");
 		sub(fpath, path, "value");
-		if (!v)
-			return bad(e, fpath, "is required");
-		if (as_uint64(v, fpath, &sa->value, e) < 0)
+		if (v && as_uint64(v, fpath, &sa->value, e) < 0)
 			return -1;
 		v = get(a, "valueTwo");
 		sub(fpath, path, "valueTwo");

@@ -88,23 +88,36 @@ static int call_ok(const char *method, const ProtobufCMessage *req)
 	return call(AGENT, method, req, NULL, NULL, NULL);
 }
 
-static char *spec_json(const char *id, const char *root, const char *args_json,
-                       const char *resources, const char *extra_mount, int tty)
+/* What differs between the test containers; NULL fields take defaults.
+ * The *_extra strings are spliced in as they are (start them with ','). */
+struct spec_opts {
+	const char *root;
+	const char *resources;
+	const char *user;          /* "process.user" object */
+	const char *caps_extra;    /* more "process.capabilities" sets */
+	const char *process_extra; /* more "process" fields */
+	const char *mount_extra;   /* more "mounts" entries */
+	const char *ns_extra;      /* more "linux.namespaces" entries */
+	const char *linux_extra;   /* more "linux" fields */
+	int tty;
+};
+
+static char *spec_json(const char *id, const char *args_json, const struct spec_opts *o)
 {
 	char *s = NULL;
 	int n = asprintf(
 	        &s,
 	        "{\"ociVersion\":\"1.1.0\","
-	        "\"process\":{\"terminal\":%s,\"user\":{\"uid\":0,\"gid\":0},\"args\":%s,"
+	        "\"process\":{\"terminal\":%s,\"user\":%s,\"args\":%s,"
 	        " \"env\":[\"PATH=/bin:/sbin:/usr/bin\",\"HOME=/\",\"TERM=xterm\"],\"cwd\":\"/\","
 	        " \"capabilities\":{\"bounding\":[\"CAP_CHOWN\",\"CAP_KILL\",\"CAP_SETUID\","
 	        "\"CAP_SETGID\",\"CAP_DAC_OVERRIDE\",\"CAP_SYS_ADMIN\"],"
 	        "  \"effective\":[\"CAP_CHOWN\",\"CAP_KILL\",\"CAP_SETUID\",\"CAP_SETGID\","
 	        "\"CAP_DAC_OVERRIDE\",\"CAP_SYS_ADMIN\"],"
 	        "  \"permitted\":[\"CAP_CHOWN\",\"CAP_KILL\",\"CAP_SETUID\",\"CAP_SETGID\","
-	        "\"CAP_DAC_OVERRIDE\",\"CAP_SYS_ADMIN\"]},"
+	        "\"CAP_DAC_OVERRIDE\",\"CAP_SYS_ADMIN\"]%s},"
 	        " \"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
-	        " \"noNewPrivileges\":true},"
+	        " \"noNewPrivileges\":true%s},"
 	        "\"root\":{\"path\":\"%s\",\"readonly\":false},"
 	        "\"hostname\":\"%s\","
 	        "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
@@ -119,7 +132,7 @@ static char *spec_json(const char *id, const char *root, const char *args_json,
 	        "  \"options\":[\"nosuid\",\"noexec\",\"nodev\",\"ro\"]}%s],"
 	        "\"linux\":{\"namespaces\":[{\"type\":\"pid\"},{\"type\":\"ipc\"},{\"type\":"
 	        "\"uts\"},"
-	        " {\"type\":\"mount\"},{\"type\":\"network\"}],"
+	        " {\"type\":\"mount\"},{\"type\":\"network\"}%s],"
 	        " \"cgroupsPath\":\"%s/%s\","
 	        " \"resources\":%s,"
 	        " \"maskedPaths\":[\"/proc/kcore\",\"/proc/keys\"],"
@@ -127,17 +140,19 @@ static char *spec_json(const char *id, const char *root, const char *args_json,
 	        " \"seccomp\":{\"defaultAction\":\"SCMP_ACT_ALLOW\","
 	        "  \"architectures\":[\"SCMP_ARCH_X86_64\"],"
 	        "  \"syscalls\":[{\"names\":[\"mkdir\",\"mkdirat\"],\"action\":\"SCMP_ACT_ERRNO\","
-	        "   \"errnoRet\":1}]}}}",
-	        tty ? "true" : "false", args_json, root, id, extra_mount ? extra_mount : "",
-	        t.prefix, id, resources ? resources : "{}");
+	        "   \"errnoRet\":1}]}%s}}",
+	        o->tty ? "true" : "false", o->user ? o->user : "{\"uid\":0,\"gid\":0}", args_json,
+	        o->caps_extra ? o->caps_extra : "", o->process_extra ? o->process_extra : "",
+	        o->root ? o->root : t.rootfs, id, o->mount_extra ? o->mount_extra : "",
+	        o->ns_extra ? o->ns_extra : "", t.prefix, id, o->resources ? o->resources : "{}",
+	        o->linux_extra ? o->linux_extra : "");
 
 	return n < 0 ? NULL : s;
 }
 
-static Grpc__Spec *make_spec(const char *id, const char *root, const char *args_json,
-                             const char *resources, const char *extra_mount, int tty)
+static Grpc__Spec *make_spec(const char *id, const char *args_json, const struct spec_opts *o)
 {
-	char *json = spec_json(id, root ? root : t.rootfs, args_json, resources, extra_mount, tty);
+	char *json = spec_json(id, args_json, o);
 	ProtobufCMessage *m = NULL;
 	struct err e = {0};
 
@@ -150,19 +165,26 @@ static Grpc__Spec *make_spec(const char *id, const char *root, const char *args_
 	return (Grpc__Spec *)m;
 }
 
-static int create(const char *id, const char *args_json, const char *resources, char *msg)
+static int create_opts(const char *id, const char *args_json, const struct spec_opts *o, char *msg)
 {
 	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	int rc;
 
 	req.container_id = (char *)id;
 	req.exec_id = (char *)id;
-	req.oci = make_spec(id, NULL, args_json, resources, NULL, 0);
+	req.oci = make_spec(id, args_json, o);
 	if (!req.oci)
 		return -1;
 	rc = call(AGENT, "CreateContainer", &req.base, NULL, NULL, msg);
 	protobuf_c_message_free_unpacked(&req.oci->base, NULL);
 	return rc;
+}
+
+static int create(const char *id, const char *args_json, const char *resources, char *msg)
+{
+	struct spec_opts o = {.resources = resources};
+
+	return create_opts(id, args_json, &o, msg);
 }
 
 static int simple(const char *method, const char *id)
@@ -231,7 +253,8 @@ static int wait_status(const char *id, const char *exec)
 static int exec_proc(const char *id, const char *exec, const char *args_json, int tty)
 {
 	Grpc__ExecProcessRequest req = GRPC__EXEC_PROCESS_REQUEST__INIT;
-	Grpc__Spec *spec = make_spec(id, NULL, args_json, NULL, NULL, tty);
+	struct spec_opts o = {.tty = tty};
+	Grpc__Spec *spec = make_spec(id, args_json, &o);
 	int rc;
 
 	if (!spec)
@@ -327,6 +350,7 @@ static void test_run_to_exit(void)
 {
 	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
 	Grpc__Storage st = GRPC__STORAGE__INIT, *sts[] = {&st};
+	struct spec_opts o = {0};
 	char *out, *err, msg[ERR_MSG_MAX];
 
 	check(copy_file("/run/hako-test/copied.txt", "copied-ok\n", msg) == 0, "CopyFile");
@@ -341,22 +365,24 @@ static void test_run_to_exit(void)
 	req.exec_id = "c1";
 	req.n_storages = 1;
 	req.storages = sts;
-	req.oci =
-	        make_spec("c1", st.mount_point,
-	                  "[\"sh\",\"-c\",\"echo hello; hostname; cat /copied.txt; mkdir /tmp/x "
-	                  "2>/dev/null || echo mkdir-denied; echo err >&2; exit 3\"]",
-	                  NULL,
-	                  ",{\"destination\":\"/copied.txt\",\"type\":\"bind\","
-	                  "\"source\":\"/run/hako-test/copied.txt\",\"options\":[\"bind\",\"ro\"]}",
-	                  0);
+	o.root = st.mount_point;
+	o.mount_extra = ",{\"destination\":\"/copied.txt\",\"type\":\"bind\","
+	                "\"source\":\"/run/hako-test/copied.txt\",\"options\":[\"bind\",\"ro\"]}";
+	o.process_extra = ",\"oomScoreAdj\":500";
+	req.oci = make_spec("c1",
+	                    "[\"sh\",\"-c\",\"echo hello; hostname; cat /copied.txt; mkdir /tmp/x "
+	                    "2>/dev/null || echo mkdir-denied; cat /proc/self/oom_score_adj; "
+	                    "echo err >&2; exit 3\"]",
+	                    &o);
 	check(req.oci && call_ok("CreateContainer", &req.base) == 0,
 	      "CreateContainer c1 (rootfs from a storage)");
 	if (req.oci)
 		protobuf_c_message_free_unpacked(&req.oci->base, NULL);
 	check(simple("StartContainer", "c1") == 0, "StartContainer c1");
 	out = read_all("ReadStdout", "c1", "c1");
-	check(out && !strcmp(out, "hello\nc1\ncopied-ok\nmkdir-denied\n"),
-	      "ReadStdout to EOF: exact output, hostname, bind mount, seccomp rule (got \"%s\")",
+	check(out && !strcmp(out, "hello\nc1\ncopied-ok\nmkdir-denied\n500\n"),
+	      "ReadStdout to EOF: exact output, hostname, bind mount, seccomp rule, oomScoreAdj "
+	      "(got \"%s\")",
 	      out ? out : "(error)");
 	err = read_all("ReadStderr", "c1", "c1");
 	check(err && !strcmp(err, "err\n"), "ReadStderr to EOF (got \"%s\")",
@@ -533,6 +559,54 @@ static void test_oom(void)
 		protobuf_c_message_free_unpacked(&ev->base, NULL);
 }
 
+/* A user namespace, a non-root user with extra groups, capability sets and
+ * no_new_privs, seen from inside; then exec into it (setns of the user
+ * namespace first). */
+static void test_user(void)
+{
+	struct spec_opts o = {
+	        .user = "{\"uid\":1000,\"gid\":1000,\"additionalGids\":[10,20]}",
+	        .caps_extra = ",\"inheritable\":[\"CAP_KILL\"],\"ambient\":[\"CAP_KILL\"]",
+	        .ns_extra = ",{\"type\":\"user\"}",
+	        .linux_extra = ",\"uidMappings\":[{\"containerID\":0,\"hostID\":100000,"
+	                       "\"size\":65536}],\"gidMappings\":[{\"containerID\":0,"
+	                       "\"hostID\":100000,\"size\":65536}]",
+	};
+	char *s;
+
+	check(create_opts("c4",
+	                  "[\"sh\",\"-c\",\"cat /proc/self/uid_map; id; "
+	                  "grep -E '^(Cap|NoNewPrivs)' /proc/self/status; cat\"]",
+	                  &o, NULL) == 0,
+	      "CreateContainer c4 (user namespace, uid 1000)");
+	check(simple("StartContainer", "c4") == 0, "StartContainer c4");
+	check(exec_proc("c4", "x1", "[\"sh\",\"-c\",\"id -u; cat /proc/self/uid_map\"]", 0) == 0,
+	      "ExecProcess into the user namespace");
+	s = read_all("ReadStdout", "c4", "x1");
+	check(s && strstr(s, "0\n") && strstr(s, "100000"),
+	      "exec'd process: uid 0 mapped to 100000 (%s)", s ? s : "(error)");
+	free(s);
+	check(wait_status("c4", "x1") == 0, "WaitProcess x1: 0");
+	{
+		Grpc__CloseStdinRequest cl = GRPC__CLOSE_STDIN_REQUEST__INIT;
+
+		cl.container_id = "c4";
+		cl.exec_id = "c4";
+		check(call_ok("CloseStdin", &cl.base) == 0, "CloseStdin c4");
+	}
+	s = read_all("ReadStdout", "c4", "c4");
+	check(s && strstr(s, "100000") && strstr(s, "uid=1000 gid=1000 groups=10,20") &&
+	              strstr(s, "CapEff:\t0000000000000020") &&
+	              strstr(s, "CapAmb:\t0000000000000020") &&
+	              strstr(s, "CapBnd:\t00000000002000e3") && strstr(s, "NoNewPrivs:\t1"),
+	      "uid map, user, groups, capabilities (uid 1000 keeps the ambient set), no_new_privs "
+	      "(%s)",
+	      s ? s : "(error)");
+	free(s);
+	check(wait_status("c4", "c4") == 0, "WaitProcess c4: 0");
+	check(simple("RemoveContainer", "c4") == 0, "RemoveContainer c4");
+}
+
 static int has_iface(Grpc__Interfaces *l, const char *name)
 {
 	for (size_t i = 0; l && i < l->n_interfaces; i++)
@@ -704,6 +778,7 @@ int main(int argc, char **argv)
 	test_run_to_exit();
 	test_long_running();
 	test_oom();
+	test_user();
 	test_guest();
 	test_errors();
 	if (t.agent_pid) {

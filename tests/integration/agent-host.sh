@@ -23,6 +23,8 @@ if ! [ -d /sys/fs/cgroup/memory ] && ! [ -f /sys/fs/cgroup/cgroup.controllers ];
 fi
 
 tmp=$(mktemp -d /tmp/hako-agent-test.XXXXXX)
+# The user-namespace container (root = host uid 100000) must reach the rootfs.
+chmod 755 "$tmp"
 prefix=/hako-test-$$
 agent_pid=
 unshare_pid=

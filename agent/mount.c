@@ -404,8 +404,11 @@ int mount_rootfs(const struct oci_spec *s, struct err *e)
 			return err_ctx(e, "mounts[%zu] (%s)", i, s->mounts[i].destination);
 	if (setup_dev(root, s, e) < 0)
 		return -1;
-	if (enter_root(root, e) < 0)
-		return -1;
+	return enter_root(root, e);
+}
+
+int mount_rootfs_finish(const struct oci_spec *s, struct err *e)
+{
 	if (s->root_readonly && remount_ro("/", e) < 0)
 		return err_ctx(e, "root.readonly");
 	return mask_paths(s, e);

@@ -366,13 +366,18 @@ static int child_setup(struct child_ctx *c, struct err *e)
 		return err_sys(e, "become root of the user namespace (is 0 mapped?)");
 	if (setsid() < 0)
 		return err_sys(e, "setsid");
+	/* The parent put us in the container's cgroup before "go": a cgroup
+	 * namespace made now has it as its root. */
+	if (!r->init_pid && s->ns[OCI_NS_CGROUP].present && !s->ns[OCI_NS_CGROUP].path &&
+	    unshare(CLONE_NEWCGROUP) < 0)
+		return err_sys(e, "linux.namespaces: new cgroup namespace");
 	if (!r->init_pid) {
 		if (mount_rootfs(s, e) < 0)
 			return -1;
 		if (s->hostname && s->ns[OCI_NS_UTS].present &&
 		    sethostname(s->hostname, strlen(s->hostname)) < 0)
 			return err_sys(e, "hostname");
-		if (write_sysctls(s, e) < 0)
+		if (write_sysctls(s, e) < 0 || mount_rootfs_finish(s, e) < 0)
 			return -1;
 	}
 	if (r->proc->terminal) {
@@ -536,7 +541,7 @@ int spawn_create(const struct spawn_req *r, struct spawn_child *out, struct err 
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(ns_info); i++)
 			if (r->spec->ns[ns_info[i].type].present &&
-			    !r->spec->ns[ns_info[i].type].path)
+			    !r->spec->ns[ns_info[i].type].path && ns_info[i].type != OCI_NS_CGROUP)
 				flags |= ns_info[i].flag;
 		c.user_ns = r->spec->ns[OCI_NS_USER].present;
 		if (r->spec->ns[OCI_NS_PID].present) {

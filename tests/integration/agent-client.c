@@ -100,6 +100,7 @@ struct spec_opts {
 	const char *ns_extra;      /* more "linux.namespaces" entries */
 	const char *linux_extra;   /* more "linux" fields */
 	int tty;
+	int readonly; /* root.readonly */
 };
 
 static char *spec_json(const char *id, const char *args_json, const struct spec_opts *o)
@@ -118,7 +119,7 @@ static char *spec_json(const char *id, const char *args_json, const struct spec_
 	        "\"CAP_DAC_OVERRIDE\",\"CAP_SYS_ADMIN\"]%s},"
 	        " \"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"hard\":1024,\"soft\":1024}],"
 	        " \"noNewPrivileges\":true%s},"
-	        "\"root\":{\"path\":\"%s\",\"readonly\":false},"
+	        "\"root\":{\"path\":\"%s\",\"readonly\":%s},"
 	        "\"hostname\":\"%s\","
 	        "\"mounts\":[{\"destination\":\"/proc\",\"type\":\"proc\",\"source\":\"proc\"},"
 	        " {\"destination\":\"/dev\",\"type\":\"tmpfs\",\"source\":\"tmpfs\","
@@ -143,9 +144,9 @@ static char *spec_json(const char *id, const char *args_json, const struct spec_
 	        "   \"errnoRet\":1}]}%s}}",
 	        o->tty ? "true" : "false", o->user ? o->user : "{\"uid\":0,\"gid\":0}", args_json,
 	        o->caps_extra ? o->caps_extra : "", o->process_extra ? o->process_extra : "",
-	        o->root ? o->root : t.rootfs, id, o->mount_extra ? o->mount_extra : "",
-	        o->ns_extra ? o->ns_extra : "", t.prefix, id, o->resources ? o->resources : "{}",
-	        o->linux_extra ? o->linux_extra : "");
+	        o->root ? o->root : t.rootfs, o->readonly ? "true" : "false", id,
+	        o->mount_extra ? o->mount_extra : "", o->ns_extra ? o->ns_extra : "", t.prefix, id,
+	        o->resources ? o->resources : "{}", o->linux_extra ? o->linux_extra : "");
 
 	return n < 0 ? NULL : s;
 }
@@ -607,6 +608,45 @@ static void test_user(void)
 	check(simple("RemoveContainer", "c4") == 0, "RemoveContainer c4");
 }
 
+/* The rootfs hardening: readonly root, masked and readonly paths, a
+ * sysctl, rlimits, device nodes, a cgroup namespace rooted at the
+ * container's cgroup. */
+static void test_rootfs(void)
+{
+	struct spec_opts o = {
+	        .readonly = 1,
+	        .ns_extra = ",{\"type\":\"cgroup\"}",
+	        .linux_extra = ",\"sysctl\":{\"kernel.shmmax\":\"65536\"},"
+	                       "\"devices\":[{\"path\":\"/dev/fuse\",\"type\":\"c\",\"major\":10,"
+	                       "\"minor\":229,\"fileMode\":438}]",
+	};
+	char *s;
+
+	check(create_opts("c5",
+	                  "[\"sh\",\"-c\",\"touch /x 2>/dev/null || echo ro-root; "
+	                  "test -s /proc/kcore || echo kcore-masked; "
+	                  "(echo 1 > /proc/sys/kernel/shmmni) 2>/dev/null || echo sys-ro; "
+	                  "cat /proc/sys/kernel/shmmax; ulimit -n; "
+	                  "echo cgroups-outside-root: $(grep -vc ':/$' /proc/self/cgroup); "
+	                  "ls -l /dev/fuse /dev/null; ls /dev\"]",
+	                  &o, NULL) == 0,
+	      "CreateContainer c5 (readonly root, sysctl, device, cgroup namespace)");
+	check(simple("StartContainer", "c5") == 0, "StartContainer c5");
+	s = read_all("ReadStdout", "c5", "c5");
+	check(s && !strncmp(s,
+	                    "ro-root\nkcore-masked\nsys-ro\n65536\n1024\ncgroups-outside-root: 0\n",
+	                    63),
+	      "readonly root, masked /proc/kcore, readonly /proc/sys, sysctl, rlimit, cgroup "
+	      "namespace (%s)",
+	      s ? s : "(error)");
+	check(s && strstr(s, "crw-rw-rw-") && strstr(s, "10, 229") && strstr(s, "1,   3") &&
+	              strstr(s, "\nptmx\n") && strstr(s, "\nurandom\n") && strstr(s, "\nstdin\n"),
+	      "device nodes: linux.devices, the defaults and the /dev links");
+	free(s);
+	check(wait_status("c5", "c5") == 0, "WaitProcess c5: 0");
+	check(simple("RemoveContainer", "c5") == 0, "RemoveContainer c5");
+}
+
 static int has_iface(Grpc__Interfaces *l, const char *name)
 {
 	for (size_t i = 0; l && i < l->n_interfaces; i++)
@@ -779,6 +819,7 @@ int main(int argc, char **argv)
 	test_long_running();
 	test_oom();
 	test_user();
+	test_rootfs();
 	test_guest();
 	test_errors();
 	if (t.agent_pid) {

@@ -71,6 +71,17 @@ fi
 
 rc=0
 timeout 240 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs /rootfs || rc=1
+# A second connection: the agent reopens the serial port after a hangup.
+if [ "$rc" = 0 ]; then
+	timeout 240 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs /rootfs >"$tmp/second.log" ||
+		rc=1
+	if [ "$rc" = 0 ]; then
+		echo "ok - a second client is served after the first hung up"
+	else
+		echo "not ok - a second client is served after the first hung up"
+		cat "$tmp/second.log"
+	fi
+fi
 if [ "$rc" != 0 ]; then
 	echo "--- guest console"
 	tail -n 60 "$tmp/console.log"

@@ -5,13 +5,16 @@
  *
  *   agent-client --addr ADDR --rootfs DIR [--cgroup-root /sys/fs/cgroup]
  *                [--cgroup-prefix /hako-test] [--agent-pid PID] [--host-mode]
+ *                [--rootfs-blk /dev/vda:ext4]
  *
  * DIR is the busybox rootfs as the agent sees it. --cgroup-root turns on
  * checks that read the container's cgroup files directly (the agent runs on
  * this machine); --agent-pid checks that the agent holds no more fds at the
  * end than after its first answer; --host-mode expects the refusals of a
  * host-mode agent (clock, CopyFile outside /run). Prints TAP lines; exit 0
- * when all pass. The agent must be able to bind-mount DIR (storage "bind"). */
+ * when all pass. The first container's rootfs is DIR through a "bind"
+ * storage, or with --rootfs-blk a block device (same content) mounted
+ * read-only under an overlay on an "ephemeral" tmpfs. */
 #include <dirent.h>
 #include <errno.h>
 #include <getopt.h>
@@ -41,8 +44,9 @@ static struct {
 	const char *cgroup_root;
 	const char *prefix;
 	int agent_pid;
-	int host_mode; /* the agent runs on this host (--host-mode) */
-	int v1;        /* cgroup v1 layout under cgroup_root */
+	int host_mode;                       /* the agent runs on this host (--host-mode) */
+	const char *blk_device, *blk_fstype; /* --rootfs-blk DEV:FSTYPE */
+	int v1;                              /* cgroup v1 layout under cgroup_root */
 	int n, failed;
 } t = {.prefix = "/hako-test"};
 
@@ -350,7 +354,11 @@ static int copy_file(const char *path, const char *data, char *msg)
 static void test_run_to_exit(void)
 {
 	Grpc__CreateContainerRequest req = GRPC__CREATE_CONTAINER_REQUEST__INIT;
-	Grpc__Storage st = GRPC__STORAGE__INIT, *sts[] = {&st};
+	Grpc__Storage st = GRPC__STORAGE__INIT, blk = GRPC__STORAGE__INIT;
+	Grpc__Storage upper = GRPC__STORAGE__INIT, *sts[] = {&blk, &upper, &st};
+	char *ro[] = {"ro"};
+	char *ovl[] = {"lowerdir=/run/hako-test/c1-lower", "upperdir=/run/hako-test/c1-upper/u",
+	               "workdir=/run/hako-test/c1-upper/w"};
 	struct spec_opts o = {0};
 	char *out, *err, msg[ERR_MSG_MAX];
 
@@ -358,13 +366,34 @@ static void test_run_to_exit(void)
 	if (t.host_mode)
 		check(copy_file("/etc/hako-test-copy", "x", msg) == TTRPC_PERMISSION_DENIED,
 		      "host mode: CopyFile outside /run is refused (%s)", msg);
-	st.driver = "bind";
-	st.source = (char *)t.rootfs;
-	st.fstype = "bind";
+	if (t.blk_device) {
+		/* A read-only filesystem image under a writable overlay. */
+		blk.driver = "blk";
+		blk.source = (char *)t.blk_device;
+		blk.fstype = (char *)t.blk_fstype;
+		blk.options = ro;
+		blk.n_options = 1;
+		blk.mount_point = "/run/hako-test/c1-lower";
+		upper.driver = "ephemeral";
+		upper.source = "tmpfs";
+		upper.fstype = "tmpfs";
+		upper.mount_point = "/run/hako-test/c1-upper";
+		st.driver = "overlayfs";
+		st.source = "overlay";
+		st.fstype = "overlay";
+		st.options = ovl;
+		st.n_options = 3;
+		req.n_storages = 3;
+	} else {
+		st.driver = "bind";
+		st.source = (char *)t.rootfs;
+		st.fstype = "bind";
+		req.n_storages = 1;
+		sts[0] = &st;
+	}
 	st.mount_point = "/run/hako-test/c1-rootfs";
 	req.container_id = "c1";
 	req.exec_id = "c1";
-	req.n_storages = 1;
 	req.storages = sts;
 	o.root = st.mount_point;
 	o.mount_extra = ",{\"destination\":\"/copied.txt\",\"type\":\"bind\","
@@ -373,6 +402,7 @@ static void test_run_to_exit(void)
 	req.oci = make_spec("c1",
 	                    "[\"sh\",\"-c\",\"echo hello; hostname; cat /copied.txt; mkdir /tmp/x "
 	                    "2>/dev/null || echo mkdir-denied; cat /proc/self/oom_score_adj; "
+	                    "echo written > /tmp/w && cat /tmp/w; "
 	                    "echo err >&2; exit 3\"]",
 	                    &o);
 	check(req.oci && call_ok("CreateContainer", &req.base) == 0,
@@ -381,7 +411,7 @@ static void test_run_to_exit(void)
 		protobuf_c_message_free_unpacked(&req.oci->base, NULL);
 	check(simple("StartContainer", "c1") == 0, "StartContainer c1");
 	out = read_all("ReadStdout", "c1", "c1");
-	check(out && !strcmp(out, "hello\nc1\ncopied-ok\nmkdir-denied\n500\n"),
+	check(out && !strcmp(out, "hello\nc1\ncopied-ok\nmkdir-denied\n500\nwritten\n"),
 	      "ReadStdout to EOF: exact output, hostname, bind mount, seccomp rule, oomScoreAdj "
 	      "(got \"%s\")",
 	      out ? out : "(error)");
@@ -761,6 +791,7 @@ int main(int argc, char **argv)
 	        {"cgroup-prefix", required_argument, NULL, 'p'},
 	        {"agent-pid", required_argument, NULL, 'P'},
 	        {"host-mode", no_argument, NULL, 'H'},
+	        {"rootfs-blk", required_argument, NULL, 'b'},
 	        {0},
 	};
 	Grpc__CreateSandboxRequest sb = GRPC__CREATE_SANDBOX_REQUEST__INIT;
@@ -770,7 +801,7 @@ int main(int argc, char **argv)
 	int c, fd, fds0 = -1;
 	struct stat st;
 
-	while ((c = getopt_long(argc, argv, "a:r:c:p:P:H", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "a:r:c:p:P:Hb:", opts, NULL)) != -1) {
 		switch (c) {
 		case 'a':
 			addr = optarg;
@@ -790,13 +821,23 @@ int main(int argc, char **argv)
 		case 'H':
 			t.host_mode = 1;
 			break;
+		case 'b':
+			t.blk_device = optarg;
+			t.blk_fstype = strchr(optarg, ':');
+			if (!t.blk_fstype) {
+				fprintf(stderr, "agent-client: --rootfs-blk takes DEVICE:FSTYPE\n");
+				return 2;
+			}
+			*(char *)t.blk_fstype++ = '\0';
+			break;
 		default:
 			return 2;
 		}
 	}
 	if (!addr || !t.rootfs) {
 		fprintf(stderr, "usage: agent-client --addr ADDR --rootfs DIR [--cgroup-root DIR] "
-		                "[--cgroup-prefix P] [--agent-pid PID] [--host-mode]\n");
+		                "[--cgroup-prefix P] [--agent-pid PID] [--host-mode] "
+		                "[--rootfs-blk DEV:FSTYPE]\n");
 		return 2;
 	}
 	if (t.cgroup_root) {

@@ -3,7 +3,8 @@
 # hako-agent as /init and a busybox rootfs at /rootfs, the agent reached over
 # the virtio-serial port agent.channel.0, driven by agent-client through the
 # same lifecycle as the host-mode test (cgroup v2, initramfs root moved
-# rather than pivoted). Exits 77 without a built guest kernel, QEMU, cpio or
+# rather than pivoted), then again with the rootfs on a virtio-blk disk.
+# Exits 77 without a built guest kernel, QEMU, cpio, mkfs.ext4 or
 # busybox-static.
 # Usage: agent-vm.sh HAKO_AGENT AGENT_CLIENT (run from the source root)
 set -u
@@ -18,7 +19,7 @@ if [ -z "$kernel" ] || [ ! -f "$kernel" ]; then
 	echo "skip: guest kernel not built (guest/build-kernel.sh, or set HAKO_GUEST_KERNEL)"
 	exit 77
 fi
-for tool in qemu-system-x86_64 cpio; do
+for tool in qemu-system-x86_64 cpio mkfs.ext4; do
 	if ! command -v "$tool" >/dev/null; then
 		echo "skip: needs $tool"
 		exit 77
@@ -51,13 +52,17 @@ for applet in $("$busybox" --list); do
 done
 mknod "$stage/dev/console" c 5 1
 (cd "$stage" && find . | cpio -o -H newc 2>/dev/null) >"$tmp/initrd"
+# The same rootfs as an ext4 disk for the block-storage run.
+mkfs.ext4 -q -d "$stage/rootfs" "$tmp/rootfs.img" 32M || exit 1
 
 timeout 280 qemu-system-x86_64 -M microvm,acpi=off -accel tcg -m 512 -smp 1 -nographic \
 	-no-reboot -kernel "$kernel" -initrd "$tmp/initrd" \
 	-append "console=ttyS0 quiet panic=-1 reboot=t" \
 	-device virtio-serial-device \
 	-chardev "socket,id=agent,path=$tmp/agent.sock,server=on,wait=off" \
-	-device virtserialport,chardev=agent,name=agent.channel.0 >"$tmp/console.log" 2>&1 &
+	-device virtserialport,chardev=agent,name=agent.channel.0 \
+	-drive "id=rootfs,file=$tmp/rootfs.img,format=raw,if=none" \
+	-device virtio-blk-device,drive=rootfs >"$tmp/console.log" 2>&1 &
 qemu_pid=$!
 for _ in $(seq 120); do
 	grep -q "listening on\|Kernel panic" "$tmp/console.log" && break
@@ -71,14 +76,16 @@ fi
 
 rc=0
 timeout 240 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs /rootfs || rc=1
-# A second connection: the agent reopens the serial port after a hangup.
+# A second connection (the agent reopens the serial port after a hangup),
+# with the first container's rootfs from the virtio-blk disk under an
+# overlay.
 if [ "$rc" = 0 ]; then
-	timeout 240 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs /rootfs >"$tmp/second.log" ||
-		rc=1
+	timeout 240 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs /rootfs \
+		--rootfs-blk /dev/vda:ext4 >"$tmp/second.log" || rc=1
 	if [ "$rc" = 0 ]; then
-		echo "ok - a second client is served after the first hung up"
+		echo "ok - a second client is served after the first hung up (rootfs from virtio-blk)"
 	else
-		echo "not ok - a second client is served after the first hung up"
+		echo "not ok - a second client is served after the first hung up (rootfs from virtio-blk)"
 		cat "$tmp/second.log"
 	fi
 fi

@@ -24,6 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 #include "lib/hvsock.h"
@@ -754,6 +755,14 @@ static void test_guest(void)
 		check(call(AGENT, "SetGuestDateTime", &tm.base, NULL, NULL, msg) ==
 		              TTRPC_FAILED_PRECONDITION,
 		      "host mode: SetGuestDateTime is refused (%s)", msg);
+	} else {
+		struct timeval now;
+
+		gettimeofday(&now, NULL);
+		tm.sec = now.tv_sec;
+		tm.usec = now.tv_usec;
+		check(call(AGENT, "SetGuestDateTime", &tm.base, NULL, NULL, msg) == 0,
+		      "SetGuestDateTime to the host's time (%s)", msg);
 	}
 	if (gr)
 		protobuf_c_message_free_unpacked(&gr->base, NULL);

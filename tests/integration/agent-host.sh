@@ -48,6 +48,12 @@ for applet in $("$busybox" --list); do
 done
 
 "$agent_bin" --version >/dev/null || exit 1
+if file -L "$agent_bin" | grep -q 'statically linked'; then
+	echo "ok - hako-agent is statically linked"
+else
+	echo "not ok - hako-agent is not statically linked: $(file -L "$agent_bin")"
+	exit 1
+fi
 
 unshare -p -f --kill-child --mount-proc "$agent_bin" --listen "unix:$tmp/agent.sock" --debug \
 	2>"$tmp/agent.log" &

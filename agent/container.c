@@ -441,6 +441,23 @@ void container_engine_cleanup(void)
 	}
 }
 
+static void forget(struct container *c, size_t i)
+{
+	struct process *p = c->procs[i];
+
+	memmove(&c->procs[i], &c->procs[i + 1], (c->nr_procs - i - 1) * sizeof(c->procs[0]));
+	c->nr_procs--;
+	process_free(p);
+}
+
+/* Exec'd processes whose client never asked for some EOF: make room. */
+static void forget_idle(struct container *c)
+{
+	for (size_t i = c->nr_procs; i-- > 1;)
+		if (process_idle(c->procs[i]))
+			forget(c, i);
+}
+
 int container_exec(const char *id, const char *exec_id, struct oci_process *proc, struct err *e)
 {
 	struct container *c = find(id, e);
@@ -463,6 +480,8 @@ int container_exec(const char *id, const char *exec_id, struct oci_process *proc
 		err_set(e, EBUSY, "container %s is not running", id);
 		goto out;
 	}
+	if (c->nr_procs == MAX_PROCS)
+		forget_idle(c);
 	if (c->nr_procs == MAX_PROCS) {
 		err_set(e, EAGAIN, "container %s: too many processes", id);
 		goto out;
@@ -594,9 +613,6 @@ void container_process_release(const char *id, const char *exec_id)
 	if (!c || !exec_id || !exec_id[0])
 		return;
 	p = find_proc(c, exec_id, &i);
-	if (!p || i == 0 || !process_done(p))
-		return;
-	memmove(&c->procs[i], &c->procs[i + 1], (c->nr_procs - i - 1) * sizeof(c->procs[0]));
-	c->nr_procs--;
-	process_free(p);
+	if (p && i > 0 && process_done(p))
+		forget(c, i);
 }

@@ -535,7 +535,7 @@ static int vm_boot(struct vm *v, struct config **cfg, char **kernel, char **init
 	if (!sc.ops)
 		return err_set(e, ENOTSUP, "not supported: hypervisor %s in this build",
 		               ch.hypervisor);
-	log_info("%s: %s", v->o->id, ch.reason);
+	log_debug("%s: %s", v->o->id, ch.reason);
 	if (config_hv_config(*cfg, &ch, &sc.hv, kernel, initrd, e) < 0)
 		return -1;
 	if (v->o->memory_mib)
@@ -681,7 +681,7 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 	if (v.started) {
 		if (agent_wait_process(v.agent, o->id, NULL, &status, e) < 0)
 			status = -1;
-		log_info("%s: exited with status %d", o->id, status);
+		log_debug("%s: exited with status %d", o->id, status);
 	} else {
 		status = 0;
 	}

@@ -71,29 +71,29 @@ out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
 [ "$out" = hello-stdin ] || fail "run -i: got '$out'"
 
 # runc-style sequence
-h spec --bundle "$tmp/bundle" 2>/dev/null || "$hako" spec --bundle "$tmp/bundle"
-sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sleep", "600"/' "$tmp/bundle/config.json"
+h spec --bundle "$tmp/bundle" || fail "spec"
+sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
 h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
 	fail "create: $(cat "$tmp/c1.out")"
-h state c1 | grep -q '"status": "created"' || fail "state after create: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"
 [ "$(cat "$tmp/pid" 2>/dev/null)" -gt 0 ] 2>/dev/null || fail "create: no pid file"
 h start c1 || fail "start"
-h state c1 | grep -q '"status": "running"' || fail "state after start: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after start: $(h state c1 2>&1)"
 out=$(h exec c1 sh -c 'echo in-exec; exit 5' </dev/null)
 rc=$?
 [ "$rc" = 5 ] || fail "exec: exit code $rc, expected 5"
 [ "$out" = in-exec ] || fail "exec: output '$out'"
 h pause c1 || fail "pause"
-h state c1 | grep -q '"status": "paused"' || fail "state after pause: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"paused"' || fail "state after pause: $(h state c1 2>&1)"
 h resume c1 || fail "resume"
-h state c1 | grep -q '"status": "running"' || fail "state after resume: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after resume: $(h state c1 2>&1)"
 h delete c1 2>/dev/null && fail "delete of a running container succeeded"
 h kill c1 KILL || fail "kill"
 for _ in $(seq 100); do
-	h state c1 | grep -q '"status": "stopped"' && break
+	h state c1 | grep -Eq '"status": ?"stopped"' && break
 	sleep 0.1
 done
-h state c1 | grep -q '"status": "stopped"' || fail "state after kill: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"stopped"' || fail "state after kill: $(h state c1 2>&1)"
 h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 

@@ -517,8 +517,12 @@ static void block_signals(sigset_t *sigs)
 	for (int s = 1; s < SIGRTMIN; s++)
 		if (s != SIGKILL && s != SIGSTOP && s != SIGPIPE && s != SIGCHLD && s != SIGSEGV &&
 		    s != SIGBUS && s != SIGILL && s != SIGFPE && s != SIGTSTP && s != SIGTTIN &&
-		    s != SIGTTOU)
+		    s != SIGTTOU) {
+			/* an ignored signal (a shell's background job ignores SIGINT)
+			 * would never reach the signalfd */
+			signal(s, SIG_DFL);
 			sigaddset(sigs, s);
+		}
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
 }
 

@@ -22,7 +22,14 @@ tmp=$(mktemp -d /tmp/hako-cli-vm.XXXXXX)
 root=$tmp/state
 failures=0
 cleanup() {
-	umount -R -l "$tmp/state" 2>/dev/null
+	local pid
+	for pid in $(pgrep -f "$tmp"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt"
+		done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -69,6 +76,22 @@ grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err")
 # stdin
 out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
 [ "$out" = hello-stdin ] || fail "run -i: got '$out'"
+
+# signals sent to hako run reach the container's process
+h run --rm --rootfs "$rootfs" sig -- \
+	sh -c 'trap "echo got-int; exit 7" INT; echo ready; while true; do sleep 1; done' \
+	>"$tmp/sig.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/sig.out" && break
+	sleep 0.1
+done
+# hako's own pid (as state reports it), not the background subshell's
+kill -INT "$(h state sig | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+rc=$?
+[ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
+grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
 
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"

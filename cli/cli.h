@@ -1,6 +1,7 @@
-/* cli/cli.h: the `hako` command line. Each command is one file defining a
- * struct cli_command (options for --help and parsing, a run function) and
- * one line in cli/main.c's table; the work is done by libhako-runtime. */
+/* cli/cli.h: the `hako` command line. Each command is one file, cmd_<name>.c,
+ * defining a struct cli_command (options for --help and parsing, a run
+ * function), plus one line in cli/main.c's table and one declaration below;
+ * the work is done by libhako-runtime. */
 #ifndef HAKO_CLI_CLI_H
 #define HAKO_CLI_CLI_H
 
@@ -63,7 +64,7 @@ struct cli_command {
 	int (*run)(struct cli_ctx *ctx, const struct cli_args *args, struct err *e);
 };
 
-/* The commands (one line each; defined in cli/<name>.c). */
+/* The commands (one line each; defined in cli/cmd_<name>.c). */
 extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_create;
 extern const struct cli_command cli_cmd_delete;

@@ -7,12 +7,26 @@
 #include "lib/log.h"
 #include "runtime/bundle.h"
 
-/* One line per command, alphabetical. */
+/* One line per command, alphabetical; clang-format would pack the lines,
+ * which makes every added command a conflict. */
+/* clang-format off */
 static const struct cli_command *const commands[] = {
-        &cli_cmd_check,    &cli_cmd_create, &cli_cmd_delete, &cli_cmd_env,   &cli_cmd_exec,
-        &cli_cmd_features, &cli_cmd_kill,   &cli_cmd_list,   &cli_cmd_pause, &cli_cmd_resume,
-        &cli_cmd_run,      &cli_cmd_spec,   &cli_cmd_start,  &cli_cmd_state,
+        &cli_cmd_check,
+        &cli_cmd_create,
+        &cli_cmd_delete,
+        &cli_cmd_env,
+        &cli_cmd_exec,
+        &cli_cmd_features,
+        &cli_cmd_kill,
+        &cli_cmd_list,
+        &cli_cmd_pause,
+        &cli_cmd_resume,
+        &cli_cmd_run,
+        &cli_cmd_spec,
+        &cli_cmd_start,
+        &cli_cmd_state,
 };
+/* clang-format on */
 
 static void usage(FILE *f)
 {

@@ -468,6 +468,22 @@ static int apply_dropins(struct config *c, const char *main_path, struct err *e)
 	return ret;
 }
 
+/* Checks that span keys, once every file is applied (a drop-in may set
+ * either key). */
+static int check_combined(const struct config *c, struct err *e)
+{
+	const struct config_hypervisor *hs[] = {&c->builtin, &c->qemu};
+	const char *names[] = {"builtin", "qemu"};
+
+	for (size_t i = 0; i < ARRAY_SIZE(hs); i++)
+		if (hs[i]->default_maxvcpus && hs[i]->default_maxvcpus < hs[i]->default_vcpus)
+			return err_set(e, EINVAL,
+			               "hypervisor.%s.default_maxvcpus (%u) is less than "
+			               "default_vcpus (%u)",
+			               names[i], hs[i]->default_maxvcpus, hs[i]->default_vcpus);
+	return 0;
+}
+
 int config_load(const char *path, struct config **out, struct err *e)
 {
 	struct config *c;
@@ -487,7 +503,7 @@ int config_load(const char *path, struct config **out, struct err *e)
 		if (set_str(&c->path, path, e) < 0)
 			goto fail;
 	}
-	if (apply_dropins(c, path, e) < 0)
+	if (apply_dropins(c, path, e) < 0 || check_combined(c, e) < 0)
 		goto fail;
 	*out = c;
 	return 0;

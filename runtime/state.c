@@ -95,29 +95,37 @@ void state_now_rfc3339(char *buf, size_t size)
 	snprintf(buf + n, size - n, ".%09ldZ", (long)ts.tv_nsec);
 }
 
-unsigned long long state_proc_start(pid_t pid)
+/* Fields of /proc/PID/stat: the state letter and the start time. */
+static int proc_stat(pid_t pid, char *state, unsigned long long *start)
 {
 	char path[64];
 	cleanup_free char *stat = NULL;
 	struct err e;
 	const char *p;
-	unsigned long long start = 0;
 
 	if (pid <= 0)
-		return 0;
+		return -1;
 	snprintf(path, sizeof(path), "/proc/%d/stat", (int)pid);
 	if (util_read_file(path, 4096, &stat, NULL, &e) < 0)
-		return 0;
+		return -1;
 	/* The command name may hold spaces and parentheses: skip to the last ')'. */
 	p = strrchr(stat, ')');
-	if (!p)
-		return 0;
+	if (!p || p[1] != ' ' || !p[2])
+		return -1;
+	*state = p[2];
 	/* After ") " come fields 3..; starttime is field 22. */
 	for (int field = 2; field < 22 && p; field++)
 		p = strchr(p + 1, ' ');
-	if (p)
-		start = strtoull(p + 1, NULL, 10);
-	return start;
+	*start = p ? strtoull(p + 1, NULL, 10) : 0;
+	return 0;
+}
+
+unsigned long long state_proc_start(pid_t pid)
+{
+	unsigned long long start;
+	char st;
+
+	return proc_stat(pid, &st, &start) == 0 ? start : 0;
 }
 
 static int lock_open(const char *path, const char *id, int flags, int *lock_fd, struct err *e)
@@ -143,15 +151,17 @@ static int lock_open(const char *path, const char *id, int flags, int *lock_fd, 
 int state_lock(const char *root, const char *id, int *lock_fd, struct err *e)
 {
 	char path[PATH_MAX];
-	struct stat st;
+	struct stat st, held;
 	int fd;
 
 	if (state_file(root, id, "lock", path, sizeof(path), e) < 0)
 		return -1;
 	if (lock_open(path, id, 0, &fd, e) < 0)
 		return -1;
-	/* The container may have been deleted while we waited for the lock. */
-	if (stat(path, &st) < 0) {
+	/* The container may have been deleted (and maybe created anew) while
+	 * we waited: the lock is only good if it is still the file at path. */
+	if (stat(path, &st) < 0 || fstat(fd, &held) < 0 || st.st_ino != held.st_ino ||
+	    st.st_dev != held.st_dev) {
 		close(fd);
 		return err_set(e, ENOENT, "container %s does not exist", id);
 	}
@@ -303,14 +313,17 @@ const char *state_annotation(const struct state *s, const char *key)
 static bool owner_gone(const struct state *s)
 {
 	unsigned long long start;
+	char st;
 
 	if (s->owner_pid <= 0)
 		return false;
-	if (kill(s->owner_pid, 0) < 0 && errno == ESRCH)
+	if (proc_stat(s->owner_pid, &st, &start) < 0)
+		return kill(s->owner_pid, 0) < 0 && errno == ESRCH;
+	/* Exited but not yet reaped by its parent. */
+	if (st == 'Z' || st == 'X')
 		return true;
-	start = state_proc_start(s->owner_pid);
 	/* Same pid, different start time: the owner died and the pid was reused. */
-	return s->owner_start && start && start != s->owner_start;
+	return s->owner_start && start != s->owner_start;
 }
 
 static int parse_state(const char *id, const char *text, const char *path, struct state **out,

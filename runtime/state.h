@@ -43,7 +43,9 @@ int state_dir(const char *root, const char *id, char *buf, size_t size, struct e
 /* Make <root>/<id>/ (fails with EEXIST "container ID already exists"), take
  * its lock (returned in *lock_fd) and write s. */
 int state_create(const char *root, const struct state *s, int *lock_fd, struct err *e);
-/* Exclusive lock on an existing container; ENOENT when it does not exist. */
+/* Exclusive lock on an existing container; ENOENT when it does not exist
+ * (also when it was deleted while we waited). The lock lasts while any copy
+ * of the fd is open: a forked child that does not exec must close it. */
 int state_lock(const char *root, const char *id, int *lock_fd, struct err *e);
 void state_unlock(int lock_fd);
 /* Write state.json atomically (caller holds the lock). */

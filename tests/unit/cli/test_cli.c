@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "cli/cli.h"
+#include "lib/toml.h"
 #include "lib/util.h"
 #include "runtime/state.h"
 
@@ -143,10 +144,12 @@ static void test_wants_help(void **state)
 	assert_false(cli_wants_help(3, a3));
 }
 
+static const char *config_file, *hypervisor;
+
 /* Run a command with argv, capturing what it prints. */
 static int run_cmd(const struct cli_command *cmd, int argc, char **argv, char **out, struct err *e)
 {
-	struct cli_ctx ctx = {.g = {.root = dir}};
+	struct cli_ctx ctx = {.g = {.root = dir, .config = config_file, .hypervisor = hypervisor}};
 	struct cli_args a;
 	size_t len;
 	int ret;
@@ -239,6 +242,105 @@ static void test_spec_command(void **state)
 	free(out);
 }
 
+/* A configuration whose assets and binaries exist (files in dir, /bin/true
+ * standing in for qemu and virtiofsd). */
+static void write_config(bool with_kernel)
+{
+	static char path[128];
+	char doc[1024], f[128];
+	struct err e;
+
+	snprintf(f, sizeof(f), "%s/vmlinux", dir);
+	assert_int_equal(util_write_file(f, "k", 1, 0644, &e), 0);
+	snprintf(f, sizeof(f), "%s/initrd", dir);
+	assert_int_equal(util_write_file(f, "i", 1, 0644, &e), 0);
+	snprintf(doc, sizeof(doc),
+	         "[hypervisor.qemu]\npath = \"/bin/true\"\nvirtio_fs_daemon = \"/bin/true\"\n"
+	         "kernel = \"%s/%s\"\ninitrd = \"%s/initrd\"\naccel = \"tcg\"\n"
+	         "default_memory = 768\n[runtime]\nhypervisor_name = \"qemu\"\n",
+	         dir, with_kernel ? "vmlinux" : "missing-vmlinux", dir);
+	snprintf(path, sizeof(path), "%s/configuration.toml", dir);
+	assert_int_equal(util_write_file(path, doc, strlen(doc), 0644, &e), 0);
+	config_file = path;
+}
+
+static void test_check_command(void **state)
+{
+	char *argv[] = {"check", NULL};
+	char *out = NULL;
+	struct err e;
+
+	(void)state;
+	write_config(true);
+	assert_int_equal(run_cmd(&cli_cmd_check, 1, argv, &out, &e), 0);
+	assert_non_null(strstr(out, "ok    hypervisor     qemu accel tcg: configured"));
+	assert_non_null(strstr(out, "ok    guest-kernel   "));
+	assert_non_null(strstr(out, "(configuration)"));
+	assert_non_null(strstr(out, "hako can run containers here: yes (qemu with tcg)"));
+	free(out);
+
+	write_config(false);
+	assert_int_equal(run_cmd(&cli_cmd_check, 1, argv, &out, &e), 1);
+	assert_non_null(strstr(out, "FAIL  guest-kernel   "));
+	assert_non_null(strstr(out, "missing-vmlinux"));
+	assert_non_null(strstr(out, "hako can run containers here: no (1 FAIL line above)"));
+	free(out);
+
+	/* --hypervisor none without test_only: cannot run. */
+	write_config(true);
+	hypervisor = "none";
+	assert_int_equal(run_cmd(&cli_cmd_check, 1, argv, &out, &e), 1);
+	assert_non_null(strstr(out, "FAIL  hypervisor     hypervisor \"none\" is a test driver"));
+	free(out);
+	hypervisor = NULL;
+	config_file = NULL;
+}
+
+/* env's TOML must read back with hako's own TOML reader, with the values of
+ * the configuration in effect; --json must be JSON with the same values. */
+static void test_env_command(void **state)
+{
+	char *targv[] = {"env", NULL};
+	char *jargv[] = {"env", "--json", NULL};
+	struct toml_table *t;
+	const struct toml_value *v;
+	struct json_object *o, *hako, *x;
+	char *out = NULL;
+	struct err e;
+
+	(void)state;
+	write_config(true);
+	assert_int_equal(run_cmd(&cli_cmd_env, 1, targv, &out, &e), 0);
+	if (toml_parse(out, strlen(out), "env", &t, &e) < 0)
+		fail_msg("env TOML: %s\n%s", e.msg, out);
+	v = toml_get_path(t, "hypervisor.qemu.default_memory");
+	assert_non_null(v);
+	assert_int_equal(v->u.i, 768);
+	v = toml_get_path(t, "hako.hypervisor");
+	assert_non_null(v);
+	assert_string_equal(v->u.s, "qemu");
+	v = toml_get_path(t, "hako.config");
+	assert_string_equal(v->u.s, config_file);
+	v = toml_get_path(t, "hako.kernel_from");
+	assert_string_equal(v->u.s, "configuration");
+	assert_non_null(toml_get_path(t, "runtime.test_only"));
+	assert_non_null(toml_get_path(t, "agent.hako.dial_timeout"));
+	toml_free(t);
+	free(out);
+
+	assert_int_equal(run_cmd(&cli_cmd_env, 2, jargv, &out, &e), 0);
+	o = json_tokener_parse(out);
+	assert_non_null(o);
+	assert_true(json_object_object_get_ex(o, "hako", &hako));
+	assert_true(json_object_object_get_ex(hako, "accel", &x));
+	assert_string_equal(json_object_get_string(x), "tcg");
+	assert_true(json_object_object_get_ex(hako, "hypervisor_reason", &x));
+	assert_non_null(strstr(json_object_get_string(x), "using qemu with TCG"));
+	json_object_put(o);
+	free(out);
+	config_file = NULL;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -248,6 +350,8 @@ int main(void)
 	        cmocka_unit_test(test_wants_help),
 	        cmocka_unit_test_setup_teardown(test_state_and_list_commands, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_spec_command, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_check_command, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_env_command, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -203,6 +203,27 @@ static void test_dropin_error_names_dropin(void **state)
 	assert_non_null(strstr(e.msg, "config.d/50-bad.toml:3: unknown key 'typo' in [runtime]"));
 }
 
+static void test_maxvcpus_below_vcpus(void **state)
+{
+	char path[256];
+	struct config *c;
+	struct err e;
+
+	(void)state;
+	/* Each key alone is fine; together (main file + drop-in) they are not. */
+	write_file("configuration.toml", "[hypervisor.qemu]\ndefault_maxvcpus = 2\n");
+	snprintf(path, sizeof(path), "%s/config.d", dir);
+	assert_int_equal(mkdir(path, 0755), 0);
+	write_file("config.d/vcpus.toml", "[hypervisor.qemu]\ndefault_vcpus = 4\n");
+	snprintf(path, sizeof(path), "%s/configuration.toml", dir);
+	assert_int_equal(config_load(path, &c, &e), -1);
+	assert_string_equal(e.msg,
+	                    "hypervisor.qemu.default_maxvcpus (2) is less than default_vcpus (4)");
+	write_file("config.d/vcpus.toml", "[hypervisor.qemu]\ndefault_vcpus = 2\n");
+	assert_int_equal(config_load(path, &c, &e), 0);
+	config_free(c);
+}
+
 static void test_kernel_modules_warn(void **state)
 {
 	struct config *c;
@@ -334,6 +355,7 @@ int main(void)
 	                                        teardown),
 	        cmocka_unit_test(test_errors_name_file_and_line),
 	        cmocka_unit_test_setup_teardown(test_dropin_error_names_dropin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_maxvcpus_below_vcpus, setup, teardown),
 	        cmocka_unit_test(test_kernel_modules_warn),
 	        cmocka_unit_test(test_choose_hypervisor),
 	        cmocka_unit_test_setup_teardown(test_assets_and_hv_config, setup, teardown),

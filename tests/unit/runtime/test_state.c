@@ -206,6 +206,32 @@ static void test_lock_excludes_other_process(void **state)
 	}
 	assert_int_equal(waitpid(child, &status, 0), child);
 	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+
+	/* A caller blocked on the lock while the holder deletes the container
+	 * (and another with the same id appears) must not get a lock on it. */
+	assert_int_equal(state_lock(root, "locked", &lock, &e), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		int fd;
+		struct err ce;
+
+		/* The inherited copy of the parent's lock would keep it held. */
+		close(lock);
+		alarm(10);
+		_exit(state_lock(root, "locked", &fd, &ce) < 0 && ce.errnum == ENOENT ? 0 : 1);
+	}
+	usleep(200 * 1000);
+	assert_int_equal(state_remove(root, "locked", &e), 0);
+	{
+		int lock2;
+
+		assert_int_equal(state_create(root, &s, &lock2, &e), 0);
+		state_unlock(lock2);
+	}
+	state_unlock(lock);
+	assert_int_equal(waitpid(child, &status, 0), child);
+	assert_true(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 }
 
 static void test_dead_owner_reads_stopped(void **state)
@@ -229,6 +255,27 @@ static void test_dead_owner_reads_stopped(void **state)
 	assert_int_equal(state_load(root, "orphan", &got, &e), 0);
 	assert_int_equal(got->status, STATE_STOPPED);
 	state_free(got);
+
+	/* Exited but not reaped (a zombie): gone too. */
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0)
+		_exit(0);
+	fill(&s, "zombie");
+	s.owner_pid = child;
+	s.owner_start = state_proc_start(child);
+	{
+		siginfo_t si;
+
+		/* Wait for the exit but leave the child unreaped. */
+		assert_int_equal(waitid(P_PID, (id_t)child, &si, WEXITED | WNOWAIT), 0);
+	}
+	assert_int_equal(state_create(root, &s, &lock, &e), 0);
+	state_unlock(lock);
+	assert_int_equal(state_load(root, "zombie", &got, &e), 0);
+	assert_int_equal(got->status, STATE_STOPPED);
+	state_free(got);
+	assert_int_equal(waitpid(child, &status, 0), child);
 
 	/* Same pid as a live process but another start time: pid reuse. */
 	fill(&s, "reused");

@@ -1,4 +1,4 @@
-/* cli/list.c: `hako list`: the containers under the state root, as a table
+/* cli/cmd_list.c: `hako list`: the containers under the state root, as a table
  * (runc's columns), as JSON, or only their ids. */
 #include <errno.h>
 #include <stdlib.h>

@@ -1,4 +1,4 @@
-/* cli/check.c: `hako check`: can hako run containers on this host? One line
+/* cli/cmd_check.c: `hako check`: can hako run containers on this host? One line
  * per requirement ("ok", "warn", "info" or "FAIL"), then the verdict; exit 0
  * when it can run (qemu with TCG counts), 1 when it cannot. */
 #include <errno.h>

@@ -1,4 +1,4 @@
-/* cli/spec.c: `hako spec`: write a default config.json to start a bundle from. */
+/* cli/cmd_spec.c: `hako spec`: write a default config.json to start a bundle from. */
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>

@@ -1,4 +1,4 @@
-/* cli/env.c: `hako env`: the configuration in effect, the guest assets and
+/* cli/cmd_env.c: `hako env`: the configuration in effect, the guest assets and
  * versions, and the hypervisor choice with its reason; TOML by default (the
  * configuration sections can be pasted back into configuration.toml), or
  * --json. Both are printed from one json-c tree. */

@@ -1,4 +1,4 @@
-/* cli/state.c: `hako state ID`: runc's state JSON for one container. */
+/* cli/cmd_state.c: `hako state ID`: runc's state JSON for one container. */
 #include <errno.h>
 
 #include <json-c/json.h>

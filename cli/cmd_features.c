@@ -1,4 +1,4 @@
-/* cli/features.c: `hako features`: runc's features document, listing what
+/* cli/cmd_features.c: `hako features`: runc's features document, listing what
  * hako's agent applies inside the guest (its OCI parser in agent/ is the
  * source of these lists: keep them in step). */
 #include <errno.h>

@@ -831,15 +831,20 @@ static int parse_dev_rules(struct json_object *res, const char *where, struct oc
 	return 0;
 }
 
+static void resources_init(struct oci_resources *r)
+{
+	memset(r, 0, sizeof(*r));
+	r->mem_limit = r->mem_reservation = r->mem_swap = OCI_UNSET;
+	r->cpu_shares = r->cpu_quota = r->cpu_period = OCI_UNSET;
+	r->pids_limit = OCI_UNSET;
+}
+
 void oci_resources_clear(struct oci_resources *r)
 {
 	free(r->cpus);
 	free(r->mems);
 	free(r->devices);
-	memset(r, 0, sizeof(*r));
-	r->mem_limit = r->mem_reservation = r->mem_swap = OCI_UNSET;
-	r->cpu_shares = r->cpu_quota = r->cpu_period = OCI_UNSET;
-	r->pids_limit = OCI_UNSET;
+	resources_init(r);
 }
 
 int oci_resources_parse(struct json_object *res, const char *where, struct oci_resources *r,
@@ -848,7 +853,7 @@ int oci_resources_parse(struct json_object *res, const char *where, struct oci_r
 	struct json_object *mem, *cpu, *pids;
 	char path[PATH_MAX_FIELD];
 
-	oci_resources_clear(r);
+	resources_init(r);
 	if (!res)
 		return 0;
 	if (!json_object_is_type(res, json_type_object))
@@ -1217,7 +1222,7 @@ static int parse_linux(struct json_object *root, struct oci_spec *s, struct err 
 {
 	struct json_object *lx, *res;
 
-	oci_resources_clear(&s->resources);
+	resources_init(&s->resources);
 	if (get_object(root, "linux", "", &lx, e) < 0)
 		return -1;
 	if (!lx)

@@ -160,7 +160,8 @@ int oci_process_parse(struct json_object *obj, const char *where, struct oci_pro
 int oci_process_parse_string(const char *json, struct oci_process **out, struct err *e);
 void oci_process_free(struct oci_process *p);
 
-/* Parse "linux.resources" alone (UpdateContainer). */
+/* Parse "linux.resources" alone (UpdateContainer); out needs no set-up
+ * and is released with oci_resources_clear. */
 int oci_resources_parse(struct json_object *obj, const char *where, struct oci_resources *out,
                         struct err *e);
 void oci_resources_clear(struct oci_resources *r);

@@ -65,10 +65,18 @@ struct cli_command {
 
 /* The commands (one line each; defined in cli/<name>.c). */
 extern const struct cli_command cli_cmd_check;
+extern const struct cli_command cli_cmd_create;
+extern const struct cli_command cli_cmd_delete;
 extern const struct cli_command cli_cmd_env;
+extern const struct cli_command cli_cmd_exec;
 extern const struct cli_command cli_cmd_features;
+extern const struct cli_command cli_cmd_kill;
 extern const struct cli_command cli_cmd_list;
+extern const struct cli_command cli_cmd_pause;
+extern const struct cli_command cli_cmd_resume;
+extern const struct cli_command cli_cmd_run;
 extern const struct cli_command cli_cmd_spec;
+extern const struct cli_command cli_cmd_start;
 extern const struct cli_command cli_cmd_state;
 
 /* Parse the global options of argv (argv[0] is the program); *cmd_index is

@@ -9,6 +9,7 @@
 
 static const struct hv_ops *const drivers[] = {
         /* &hv_<name>_ops, (one line each) */
+        &hv_qemu_ops,
         NULL,
 };
 

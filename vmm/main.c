@@ -74,6 +74,9 @@ int main(int argc, char **argv)
 		        vmm_exit_message(v));
 	else if (cli.verbose)
 		log_info("guest %s: %s", vmm_exit_reason_name(r), vmm_exit_message(v));
+	if (cli.verbose)
+		log_info("VMM resident memory without guest RAM: %llu KiB",
+		         (unsigned long long)(vmm_overhead_rss(v) >> 10));
 	/* The signal thread may still sit in sigwait: the process exit ends it. */
 	vmm_free(v);
 	return vmm_cli_exit_status(r);

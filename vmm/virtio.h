@@ -121,11 +121,15 @@ struct virtio_dev_ops {
 	/* Device configuration space (little endian as the spec says). */
 	void (*read_config)(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len);
 	void (*write_config)(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len);
-	/* DRIVER_OK was set: queues are ready, start the backend. */
+	/* DRIVER_OK was set: queues are ready, start the backend. Called on the
+	 * loop thread, lock held (the transport posts it there), so it may add
+	 * fds to host->loop; every ready queue then gets a queue_notify. */
 	int (*activate)(struct virtio_dev *d, struct err *e);
 	/* The driver kicked queue q; called on the loop thread, lock held. */
 	void (*queue_notify)(struct virtio_dev *d, unsigned int q);
-	/* The driver wrote status 0: drop in-flight state, stop the backend. */
+	/* The driver wrote status 0 (or the transport goes away) after a
+	 * successful activate: drop in-flight state, stop the backend. Loop
+	 * thread, lock held, like activate. */
 	void (*reset)(struct virtio_dev *d);
 	/* Free priv and backend resources; the VM is going away. */
 	void (*destroy)(struct virtio_dev *d);
@@ -150,7 +154,8 @@ struct virtio_dev {
 /* Initialise the common part; ops and priv belong to the caller. */
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
                      uint64_t features);
-/* Tell the driver that queue q has used buffers (if it wants to know). */
+/* Tell the driver that queue q has used buffers (if it wants to know and
+ * something was pushed since the last time). Call with d->lock held. */
 void virtio_dev_notify_used(struct virtio_dev *d, unsigned int q);
 /* Tell the driver the config space changed. */
 void virtio_dev_notify_config(struct virtio_dev *d);
@@ -192,6 +197,9 @@ struct virtio_mmio {
  * queue, watches them on host->loop and asks host->ioeventfd for each. */
 int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev, struct virtio_host *host,
                      uint64_t base, uint32_t irq, struct err *e);
+/* Take the device off the bus (resets it if active). Call it when the loop
+ * no longer runs (a status write may have posted work for m there) and
+ * before loop_free. */
 void virtio_mmio_destroy(struct virtio_mmio *m);
 /* Guest access at offset off (< VIRTIO_MMIO_SIZE), len 1, 2 or 4 (config
  * space any size). Bad offsets read as 0 and are logged, never fatal. */

@@ -302,7 +302,7 @@ int fuse_server_op_readdir(struct fuse_req *r)
 	const struct fuse_read_in *in = fuse_server_arg(r, sizeof(*in));
 	bool plus = r->h.opcode == FUSE_READDIRPLUS;
 	struct fuse_inode *dir = fuse_server_inode(r->s, r->h.nodeid);
-	size_t size, pos = 0;
+	size_t size, chunk, pos = 0;
 	bool full = false;
 	int fd;
 
@@ -319,8 +319,11 @@ int fuse_server_op_readdir(struct fuse_req *r)
 	/* Stateless: offset is the d_off of the last entry the guest took. */
 	if (lseek(fd, (off_t)in->offset, SEEK_SET) < 0)
 		return -errno;
+	/* Read about as many host entries as the reply can take: the rest is
+	 * read again from the next offset anyway. */
+	chunk = size < 1024 ? 1024 : size > FUSE_SERVER_DIRBUF ? FUSE_SERVER_DIRBUF : size;
 	while (!full) {
-		long n = syscall(SYS_getdents64, fd, r->s->dirbuf, FUSE_SERVER_DIRBUF);
+		long n = syscall(SYS_getdents64, fd, r->s->dirbuf, chunk);
 
 		if (n < 0) {
 			if (pos)

@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
 #include <unistd.h>
@@ -363,14 +364,25 @@ int fuse_server_lookup_fd(struct fuse_server *s, int fd, struct fuse_entry_out *
 	return 0;
 }
 
+/* name is a single component (callers checked): the O_NOFOLLOW openat()
+ * alone cannot leave dirfd; openat2's resolve flags are a second guard
+ * where the kernel (5.6+) and the seccomp policy allow the call. */
 static int openat_resolve(int dirfd, const char *name, uint64_t resolve)
 {
+	static bool no_openat2;
 	struct open_how how = {
 	        .flags = O_PATH | O_NOFOLLOW | O_CLOEXEC,
 	        .resolve = resolve,
 	};
-	long fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+	long fd;
 
+	if (!__atomic_load_n(&no_openat2, __ATOMIC_RELAXED)) {
+		fd = syscall(SYS_openat2, dirfd, name, &how, sizeof(how));
+		if (fd >= 0 || errno != ENOSYS)
+			return fd < 0 ? -errno : (int)fd;
+		__atomic_store_n(&no_openat2, true, __ATOMIC_RELAXED);
+	}
+	fd = openat(dirfd, name, O_PATH | O_NOFOLLOW | O_CLOEXEC);
 	return fd < 0 ? -errno : (int)fd;
 }
 
@@ -715,6 +727,32 @@ reply:
 	return 0;
 }
 
+/* Each inode the guest holds is an open fd, and a guest listing a big
+ * directory holds thousands: lift the soft limit to the hard one, and as root
+ * the hard one to the system's per-process maximum. */
+static void raise_nofile(void)
+{
+	struct rlimit rl;
+	char *buf = NULL;
+	size_t len;
+	struct err e;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) < 0)
+		return;
+	if (geteuid() == 0 && util_read_file("/proc/sys/fs/nr_open", 32, &buf, &len, &e) == 0) {
+		rlim_t max = strtoull(buf, NULL, 10);
+
+		if (max > rl.rlim_max)
+			rl.rlim_max = max;
+		free(buf);
+	}
+	rl.rlim_cur = rl.rlim_max;
+	if (setrlimit(RLIMIT_NOFILE, &rl) < 0 && getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 int fuse_server_new(struct fuse_server **out, const char *shared_dir, struct err *e)
 {
 	cleanup_close int fd = -1, proc = -1;
@@ -759,6 +797,7 @@ int fuse_server_new(struct fuse_server **out, const char *shared_dir, struct err
 	hash_insert(s, 0);
 	s->proc_fd = steal_fd(proc);
 	s->root = geteuid() == 0;
+	raise_nofile();
 	*out = s;
 	return 0;
 }

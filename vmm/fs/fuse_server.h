@@ -12,8 +12,18 @@
  * guest caller's uid/gid (passthrough ownership, container rootfs use).
  *
  * Not thread-safe: the caller serializes calls for one server. Every host
- * inode the guest holds a lookup on keeps one fd open (bounded by
- * RLIMIT_NOFILE; at the limit requests fail with EMFILE). */
+ * inode the guest holds a lookup on keeps one fd open: fuse_server_new
+ * raises the process's RLIMIT_NOFILE (soft to hard; as root, hard to
+ * fs.nr_open); at the limit requests fail with EMFILE.
+ *
+ * Not running as root, new entries keep the VMM's uid/gid.
+ *
+ * Host system calls a seccomp policy for the VMM must allow for this server:
+ * openat2 (else ENOSYS: plain openat is the fallback), openat, close, fstat/
+ * newfstatat, fstatfs, getdents64, lseek, preadv, pwritev, ftruncate,
+ * fallocate, fsync, fdatasync, syncfs, mkdirat, mknodat, symlinkat, linkat,
+ * unlinkat, renameat2 (renameat for flags 0), readlinkat, fchownat, fchown, fchmodat, fchmod,
+ * utimensat, fgetxattr, fsetxattr, flistxattr, fremovexattr. */
 #ifndef HAKO_VMM_FS_FUSE_SERVER_H
 #define HAKO_VMM_FS_FUSE_SERVER_H
 

@@ -4,6 +4,7 @@
  * worker thread is the next step if images move to slow storage. */
 #include <errno.h>
 #include <fcntl.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -62,6 +63,9 @@ struct blk_config {
 	uint8_t write_zeroes_may_unmap;
 	uint8_t unused1[3];
 } __attribute__((packed));
+
+_Static_assert(offsetof(struct blk_config, max_write_zeroes_sectors) == 48, "virtio_blk_config");
+_Static_assert(sizeof(struct blk_config) == 60, "virtio_blk_config");
 
 struct blk {
 	struct virtio_dev dev;

@@ -34,6 +34,8 @@ struct net_hdr {
 	uint16_t num_buffers;
 };
 
+_Static_assert(sizeof(struct net_hdr) == NET_HDR_LEN, "virtio_net_hdr_v1");
+
 struct net {
 	struct virtio_dev dev;
 	int tap;

@@ -66,6 +66,7 @@ struct vsock_hdr {
 	uint32_t buf_alloc;
 	uint32_t fwd_cnt;
 } __attribute__((packed));
+_Static_assert(sizeof(struct vsock_hdr) == 44, "virtio_vsock_hdr");
 
 enum conn_state {
 	CONN_CMD,         /* host program connected, its CONNECT line not read yet */

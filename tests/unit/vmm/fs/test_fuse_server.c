@@ -13,11 +13,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/xattr.h>
+#include <sys/wait.h>
 #include <unistd.h>
 #include <cmocka.h>
+#include <seccomp.h>
 
 #include "lib/util.h"
 #include "vmm/fs/fuse_server.h"
@@ -277,6 +280,16 @@ static void test_init(void **state)
 	do_init(37);
 	assert_int_equal(call(FUSE_LOOKUP, FUSE_ROOT_ID, NULL, 0, "x", NULL), -ENOENT);
 	assert_int_equal(call(4000, FUSE_ROOT_ID, NULL, 0, NULL, NULL), -ENOSYS);
+}
+
+static void test_nofile_raised(void **state)
+{
+	struct rlimit rl;
+
+	(void)state;
+	/* Every inode the guest holds is an fd: the soft limit is lifted. */
+	assert_int_equal(getrlimit(RLIMIT_NOFILE, &rl), 0);
+	assert_true(rl.rlim_cur == rl.rlim_max);
 }
 
 static void test_lookup_getattr(void **state)
@@ -922,6 +935,120 @@ static void test_escape(void **state)
 	}
 }
 
+/* LOOKUP without cmocka asserts (for a forked child); returns the error. */
+static int raw_lookup(uint64_t parent, const char *name, struct fuse_entry_out *eo)
+{
+	struct {
+		struct fuse_in_header h;
+		char name[64];
+	} req = {.h = {.opcode = FUSE_LOOKUP, .unique = 1, .nodeid = parent}};
+	struct {
+		struct fuse_out_header h;
+		struct fuse_entry_out e;
+	} rep = {0};
+	struct iovec in = {&req, HL + strlen(name) + 1}, out = {&rep, sizeof(rep)};
+	size_t written;
+
+	strcpy(req.name, name);
+	req.h.len = (uint32_t)in.iov_len;
+	if (fuse_server_handle(srv, &in, 1, &out, 1, &written) < 0 || written < sizeof(rep.h))
+		return 1;
+	*eo = rep.e;
+	return rep.h.error;
+}
+
+/* Every creating or renaming request whose directory is a symlink to a
+ * directory outside the share: refused, and nothing appears outside. */
+static void test_symlink_parent(void **state)
+{
+	char out[64], p[128];
+	struct fuse_entry_out sl, f;
+	struct fuse_mkdir_in mi = {.mode = 0755};
+	struct fuse_mknod_in mk = {.mode = S_IFREG | 0644};
+	struct fuse_create_in ci = {.flags = O_RDWR, .mode = S_IFREG | 0644};
+	struct fuse_rename2_in rn = {0};
+	struct fuse_link_in li;
+	struct err e;
+	uint64_t fh;
+	DIR *d;
+	int n = 0;
+
+	(void)state;
+	strcpy(out, "/tmp/hako-test-fuse-out.XXXXXX");
+	assert_non_null(mkdtemp(out));
+	path_of(p, sizeof(p), "victim");
+	assert_int_equal(util_write_file(p, "v", 1, 0644, &e), 0);
+	snprintf(p, sizeof(p), "%s/inside", out);
+	assert_int_equal(util_write_file(p, "i", 1, 0644, &e), 0);
+	assert_int_equal(call(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "out", out), 0);
+	memcpy(&sl, rdata, sizeof(sl));
+	f = create_ok(FUSE_ROOT_ID, "mine", 0644, &fh);
+	release(f.nodeid, fh, FUSE_RELEASE);
+
+	assert_int_equal(call(FUSE_LOOKUP, sl.nodeid, NULL, 0, "inside", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_MKDIR, sl.nodeid, &mi, sizeof(mi), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_MKNOD, sl.nodeid, &mk, sizeof(mk), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_CREATE, sl.nodeid, &ci, sizeof(ci), "x", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_SYMLINK, sl.nodeid, NULL, 0, "x", "/"), -ENOTDIR);
+	li.oldnodeid = f.nodeid;
+	assert_int_equal(call(FUSE_LINK, sl.nodeid, &li, sizeof(li), "x", NULL), -ENOTDIR);
+	rn.newdir = sl.nodeid;
+	assert_int_equal(call(FUSE_RENAME, FUSE_ROOT_ID, &rn, 8, "victim", "x"), -ENOTDIR);
+	rn.newdir = FUSE_ROOT_ID;
+	assert_int_equal(call(FUSE_RENAME, sl.nodeid, &rn, 8, "inside", "stolen"), -ENOTDIR);
+	rn.flags = RENAME_EXCHANGE;
+	rn.newdir = sl.nodeid;
+	assert_int_equal(call(FUSE_RENAME2, FUSE_ROOT_ID, &rn, sizeof(rn), "victim", "inside"),
+	                 -ENOTDIR);
+	assert_int_equal(call(FUSE_UNLINK, sl.nodeid, NULL, 0, "inside", NULL), -ENOTDIR);
+	assert_int_equal(call(FUSE_OPENDIR, sl.nodeid, &(struct fuse_open_in){0},
+	                      sizeof(struct fuse_open_in), NULL, NULL),
+	                 -ENOTDIR);
+	/* Outside: still exactly the one file, untouched. */
+	d = opendir(out);
+	assert_non_null(d);
+	for (struct dirent *de; (de = readdir(d));)
+		n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+	closedir(d);
+	assert_int_equal(n, 1);
+	path_of(p, sizeof(p), "victim");
+	assert_int_equal(access(p, F_OK), 0);
+	assert_int_equal(util_rm_rf(out, &e), 0);
+}
+
+/* Where openat2 is refused (old kernel, seccomp), lookups fall back to a
+ * plain O_NOFOLLOW openat of the one component and stay inside. */
+static void test_without_openat2(void **state)
+{
+	struct fuse_entry_out eo;
+	scmp_filter_ctx ctx;
+	int status;
+	pid_t pid;
+
+	(void)state;
+	assert_int_equal(call(FUSE_SYMLINK, FUSE_ROOT_ID, NULL, 0, "etc", "/etc"), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		ctx = seccomp_init(SCMP_ACT_ALLOW);
+		if (!ctx || seccomp_rule_add(ctx, SCMP_ACT_ERRNO(ENOSYS), SCMP_SYS(openat2), 0) ||
+		    seccomp_load(ctx))
+			_exit(2);
+		if (raw_lookup(FUSE_ROOT_ID, "etc", &eo) || !S_ISLNK(eo.attr.mode))
+			_exit(3);
+		if (raw_lookup(eo.nodeid, "passwd", &eo) != -ENOTDIR)
+			_exit(4);
+		if (raw_lookup(FUSE_ROOT_ID, "..", &eo) || eo.nodeid != FUSE_ROOT_ID)
+			_exit(5);
+		if (raw_lookup(FUSE_ROOT_ID, "../etc", &eo) != -EINVAL)
+			_exit(6);
+		_exit(0);
+	}
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+}
+
 static void test_malformed(void **state)
 {
 	struct fuse_in_header h = {.len = HL, .opcode = FUSE_GETATTR, .unique = 77, .nodeid = 1};
@@ -1054,6 +1181,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test_setup_teardown(test_init, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_nofile_raised, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_lookup_getattr, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_create_write_read, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_ownership, setup, teardown),
@@ -1064,6 +1192,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_fallocate_lseek, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_batch_forget, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_escape, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_symlink_parent, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_without_openat2, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_malformed, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_fuzz, setup, teardown),
 	};

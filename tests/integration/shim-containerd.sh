@@ -38,7 +38,7 @@ runs_before=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL t3 >/dev/null 2>&1
+	for id in t3 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
@@ -110,6 +110,28 @@ else
 	check "run -d" false
 fi
 
+# 3. two containers of one pod (CRI annotations): one shim, one VM
+POD=(--annotation io.kubernetes.cri.sandbox-id=p1)
+if timeout 180 ctrd run -d --runtime "$RT" "${POD[@]}" \
+	--annotation io.kubernetes.cri.container-type=sandbox "$IMG" p1 sleep 600 </dev/null >/dev/null; then
+	out=$(timeout 120 ctrd run --rm --runtime "$RT" "${POD[@]}" \
+		--annotation io.kubernetes.cri.container-type=container "$IMG" c2 \
+		echo in-pod </dev/null)
+	check "second container of the pod runs in its VM (out='$out')" [ "$out" = in-pod ]
+	n=$(pgrep -cf -- "-address $SHIM_DIR/c.sock")
+	check "one shim for the pod ($n)" [ "$n" = 1 ]
+	check "pod sandbox still runs" sh -c "ctr -a '$SHIM_DIR/c.sock' tasks ls | grep -q 'p1 .*RUNNING'"
+	timeout 30 ctrd tasks kill -s KILL p1
+	for _ in $(seq 100); do
+		ctrd tasks ls | grep -q 'p1 .*STOPPED' && break
+		sleep 0.2
+	done
+	check "pod sandbox delete" timeout 60 ctrd tasks delete p1
+	ctrd containers delete p1
+else
+	check "run -d pod sandbox" false
+fi
+
 sleep 0.5
 kill "$EVENTS_PID" 2>/dev/null
 wait "$EVENTS_PID" 2>/dev/null
@@ -122,13 +144,13 @@ check "events create, start, exit, delete in order" \
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
-# 3. nothing left behind
+# 4. nothing left behind
 sleep 1
 check "no shim process left" sh -c "! pgrep -f -- '-address $SHIM_DIR/c.sock' >/dev/null"
 check "no mount left" sh -c "! grep -q ' $SHIM_DIR/\| /run/hako/shim' /proc/self/mountinfo"
 runs_after=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 check "no run directory left" [ "$runs_before" = "$runs_after" ]
-for id in t1 t2 t3; do
+for id in t1 t2 t3 p1; do
 	sock=/run/containerd/s/$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "$sock" ]
 done

@@ -38,7 +38,7 @@ runs_before=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	for id in t3 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	for id in t3 c2 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
@@ -114,12 +114,20 @@ fi
 POD=(--annotation io.kubernetes.cri.sandbox-id=p1)
 if timeout 180 ctrd run -d --runtime "$RT" "${POD[@]}" \
 	--annotation io.kubernetes.cri.container-type=sandbox "$IMG" p1 sleep 600 </dev/null >/dev/null; then
-	out=$(timeout 120 ctrd run --rm --runtime "$RT" "${POD[@]}" \
-		--annotation io.kubernetes.cri.container-type=container "$IMG" c2 \
-		echo in-pod </dev/null)
-	check "second container of the pod runs in its VM (out='$out')" [ "$out" = in-pod ]
+	check "second container of the pod starts" timeout 120 ctrd run -d --runtime "$RT" \
+		"${POD[@]}" --annotation io.kubernetes.cri.container-type=container "$IMG" c2 \
+		sleep 600 </dev/null
 	n=$(pgrep -cf -- "-address $SHIM_DIR/c.sock")
-	check "one shim for the pod ($n)" [ "$n" = 1 ]
+	check "one shim for the pod's two containers ($n)" [ "$n" = 1 ]
+	out=$(timeout 60 ctrd tasks exec --exec-id e2 c2 echo in-pod </dev/null)
+	check "exec in the pod's second container (out='$out')" [ "$out" = in-pod ]
+	timeout 30 ctrd tasks kill -s KILL c2
+	for _ in $(seq 100); do
+		ctrd tasks ls | grep -q 'c2 .*STOPPED' && break
+		sleep 0.2
+	done
+	check "second container delete" timeout 60 ctrd tasks delete c2
+	ctrd containers delete c2
 	check "pod sandbox still runs" sh -c "ctr -a '$SHIM_DIR/c.sock' tasks ls | grep -q 'p1 .*RUNNING'"
 	timeout 30 ctrd tasks kill -s KILL p1
 	for _ in $(seq 100); do

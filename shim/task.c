@@ -740,7 +740,7 @@ static void do_exec(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 	}
 	pthread_mutex_lock(&t->lock);
 	c = find_ctr(t, req->id);
-	if (c && find_proc(t, req->id, req->exec_id) != &c->init) {
+	if (c && req->exec_id[0] && find_proc(t, req->id, req->exec_id)) {
 		pthread_mutex_unlock(&t->lock);
 		ttrpc_call_error(call, TTRPC_ALREADY_EXISTS, "exec %s: already exists",
 		                 req->exec_id);

@@ -40,8 +40,14 @@ cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
 	for id in t3 c2 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
-	# shims of this containerd carry its socket path in their arguments
+	# shims of this containerd carry its socket path in their arguments;
+	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
+	for id in t1 t2 t3 c2 p1; do
+		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
+			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
+			delete >/dev/null 2>&1
+	done
 	shim_unmount_below "$SHIM_DIR"
 	rm -rf "$SHIM_DIR"
 }
@@ -59,7 +65,16 @@ check() { # check NAME COMMAND...
 }
 
 ctrd() {
-	ctr -a "$SHIM_DIR/c.sock" "$@"
+	timeout 180 ctr -a "$SHIM_DIR/c.sock" "$@"
+}
+
+# ctr's task list has ID in STATUS
+task_is() {
+	ctr -a "$SHIM_DIR/c.sock" tasks ls | grep -q "^$1 .*$2"
+}
+
+shims() {
+	pgrep -cf -- "-address $SHIM_DIR/c.sock"
 }
 
 mkdir -p "$SHIM_DIR/bin"
@@ -70,20 +85,20 @@ ctrd images import "$SHIM_DIR/image.tar" >/dev/null || {
 	echo "FAIL: image import"
 	exit 1
 }
-ctrd events >"$SHIM_DIR/events.txt" 2>&1 &
+ctr -a "$SHIM_DIR/c.sock" events >"$SHIM_DIR/events.txt" 2>&1 &
 EVENTS_PID=$!
 sleep 0.2
 
 # 1. output and exit code of one container in its own VM
 t0=$(date +%s.%N)
-out=$(timeout 180 ctrd run --rm --runtime "$RT" "$IMG" t1 echo hi </dev/null 2>"$SHIM_DIR/t1.err")
+out=$(ctrd run --rm --runtime "$RT" "$IMG" t1 echo hi </dev/null 2>"$SHIM_DIR/t1.err")
 rc=$?
 t1=$(date +%s.%N)
-check "run --rm echo hi prints hi (rc=$rc, out='$out')" [ "$rc" = 0 ] -a "$out" = hi
+check "run --rm echo hi prints hi (rc=$rc, out='$out')" test "$rc" = 0 -a "$out" = hi
 echo "ctr run --rm echo hi: $(echo "$t1 - $t0" | bc) s"
 [ "$rc" = 0 ] || cat "$SHIM_DIR/t1.err"
 
-timeout 180 ctrd run --rm --runtime "$RT" "$IMG" t2 sh -c 'echo out; echo err >&2; exit 3' \
+ctrd run --rm --runtime "$RT" "$IMG" t2 sh -c 'echo out; echo err >&2; exit 3' \
 	</dev/null >"$SHIM_DIR/t2.out" 2>"$SHIM_DIR/t2.err"
 rc=$?
 check "exit code 3 comes back (rc=$rc)" [ "$rc" = 3 ]
@@ -91,20 +106,21 @@ check "stdout and stderr kept apart" grep -qx out "$SHIM_DIR/t2.out"
 check "stderr reaches ctr" grep -qx err "$SHIM_DIR/t2.err"
 
 # 2. a detached task: exec, pause/resume, metrics, kill
-if timeout 180 ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
-	out=$(timeout 60 ctrd tasks exec --exec-id e1 t3 echo from-exec </dev/null)
+if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
+	out=$(ctrd tasks exec --exec-id e1 t3 echo from-exec </dev/null)
 	check "task exec prints (out='$out')" [ "$out" = from-exec ]
-	check "pause" timeout 30 ctrd tasks pause t3
-	check "paused state" sh -c "ctr -a '$SHIM_DIR/c.sock' tasks ls | grep -q 't3 .*PAUSED'"
-	check "resume" timeout 30 ctrd tasks resume t3
-	check "metrics" sh -c "timeout 30 ctr -a '$SHIM_DIR/c.sock' tasks metrics t3 >'$SHIM_DIR/metrics.txt' 2>&1"
-	check "kill" timeout 30 ctrd tasks kill -s TERM t3
+	check "pause" ctrd tasks pause t3
+	check "paused state" task_is t3 PAUSED
+	check "resume" ctrd tasks resume t3
+	ctrd tasks metrics t3 >"$SHIM_DIR/metrics.txt" 2>&1
+	check "metrics ($(tr '\n' ' ' <"$SHIM_DIR/metrics.txt" | cut -c1-160))" [ $? = 0 ]
+	check "kill" ctrd tasks kill -s KILL t3
 	for _ in $(seq 100); do
-		ctrd tasks ls | grep -q 't3 .*STOPPED' && break
+		task_is t3 STOPPED && break
 		sleep 0.2
 	done
-	check "killed task is stopped" sh -c "ctr -a '$SHIM_DIR/c.sock' tasks ls | grep -q 't3 .*STOPPED'"
-	check "task delete" timeout 60 ctrd tasks delete t3
+	check "killed task is stopped" task_is t3 STOPPED
+	check "task delete" ctrd tasks delete t3
 	check "container delete" ctrd containers delete t3
 else
 	check "run -d" false
@@ -112,29 +128,29 @@ fi
 
 # 3. two containers of one pod (CRI annotations): one shim, one VM
 POD=(--annotation io.kubernetes.cri.sandbox-id=p1)
-if timeout 180 ctrd run -d --runtime "$RT" "${POD[@]}" \
+if ctrd run -d --runtime "$RT" "${POD[@]}" \
 	--annotation io.kubernetes.cri.container-type=sandbox "$IMG" p1 sleep 600 </dev/null >/dev/null; then
-	check "second container of the pod starts" timeout 120 ctrd run -d --runtime "$RT" \
+	check "second container of the pod starts" ctrd run -d --runtime "$RT" \
 		"${POD[@]}" --annotation io.kubernetes.cri.container-type=container "$IMG" c2 \
 		sleep 600 </dev/null
-	n=$(pgrep -cf -- "-address $SHIM_DIR/c.sock")
+	n=$(shims)
 	check "one shim for the pod's two containers ($n)" [ "$n" = 1 ]
-	out=$(timeout 60 ctrd tasks exec --exec-id e2 c2 echo in-pod </dev/null)
+	out=$(ctrd tasks exec --exec-id e2 c2 echo in-pod </dev/null)
 	check "exec in the pod's second container (out='$out')" [ "$out" = in-pod ]
-	timeout 30 ctrd tasks kill -s KILL c2
+	ctrd tasks kill -s KILL c2
 	for _ in $(seq 100); do
-		ctrd tasks ls | grep -q 'c2 .*STOPPED' && break
+		task_is c2 STOPPED && break
 		sleep 0.2
 	done
-	check "second container delete" timeout 60 ctrd tasks delete c2
+	check "second container delete" ctrd tasks delete c2
 	ctrd containers delete c2
-	check "pod sandbox still runs" sh -c "ctr -a '$SHIM_DIR/c.sock' tasks ls | grep -q 'p1 .*RUNNING'"
-	timeout 30 ctrd tasks kill -s KILL p1
+	check "pod sandbox still runs" task_is p1 RUNNING
+	ctrd tasks kill -s KILL p1
 	for _ in $(seq 100); do
-		ctrd tasks ls | grep -q 'p1 .*STOPPED' && break
+		task_is p1 STOPPED && break
 		sleep 0.2
 	done
-	check "pod sandbox delete" timeout 60 ctrd tasks delete p1
+	check "pod sandbox delete" ctrd tasks delete p1
 	ctrd containers delete p1
 else
 	check "run -d pod sandbox" false
@@ -154,7 +170,7 @@ check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep
 
 # 4. nothing left behind
 sleep 1
-check "no shim process left" sh -c "! pgrep -f -- '-address $SHIM_DIR/c.sock' >/dev/null"
+check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left" sh -c "! grep -q ' $SHIM_DIR/\| /run/hako/shim' /proc/self/mountinfo"
 runs_after=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 check "no run directory left" [ "$runs_before" = "$runs_after" ]
@@ -164,8 +180,8 @@ for id in t1 t2 t3 p1; do
 done
 
 if [ "$fails" != 0 ]; then
-	echo "--- containerd log (tail)"
-	tail -40 "$SHIM_DIR/containerd.log"
+	echo "--- shim and containerd errors (containerd.log)"
+	grep -E 'containerd-shim-hako-v2|level=(error|warning)' "$SHIM_DIR/containerd.log" | tail -60
 	echo "$fails check(s) failed"
 	exit 1
 fi

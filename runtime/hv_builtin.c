@@ -20,6 +20,10 @@
 #define CONSOLE_NAME   "console.log"
 #define DEBUG_CMDLINE  "loglevel=7" /* after the default line's "quiet" */
 #define CMDLINE_APPEND 4096
+/* One hybrid-vsock handshake: the guest kernel answers a connection request
+ * at once (even under software KVM), so a longer wait means a guest that
+ * stopped; the caller gets control back to check and dial again. */
+#define DIAL_TRY_MS 10000
 
 struct hv {
 	struct hv_config cfg; /* strings below are owned copies */
@@ -298,12 +302,15 @@ static int builtin_resume(struct hv *h, struct err *e)
 }
 
 /* Hybrid vsock: connect to the VMM's socket and ask for the agent's port. A
- * guest whose agent is not listening yet refuses (ECONNREFUSED): the
- * caller (agent_connect) dials again. */
+ * guest whose agent is not listening yet refuses (ECONNREFUSED), one that
+ * does not answer times out after DIAL_TRY_MS: either way the caller
+ * (agent_connect) checks alive() and dials again. */
 static int builtin_agent_dial(struct hv *h, int timeout_ms, int *fd, struct err *e)
 {
 	if (!builtin_alive(h))
 		return not_running(h, e);
+	if (timeout_ms <= 0 || timeout_ms > DIAL_TRY_MS)
+		timeout_ms = DIAL_TRY_MS;
 	if (hvsock_dial(h->vsock_path, AGENT_PORT, timeout_ms, fd, e) < 0)
 		return err_ctx(e, "builtin: agent of %s", h->cfg.id);
 	return 0;

@@ -230,8 +230,8 @@ static int builtin_start(struct hv *h, struct err *e)
 	log_debug("builtin: %s: guest command line: %s", h->cfg.id, vmm_cmdline(h->vmm));
 	if (vmm_start(h->vmm, e) < 0)
 		goto fail;
-	log_info("builtin: sandbox %s running in pid %d (%s KVM)", h->cfg.id, (int)getpid(),
-	         vmm_host_kind_name(vmm_host_kind()));
+	log_debug("builtin: sandbox %s running in pid %d (%s KVM)", h->cfg.id, (int)getpid(),
+	          vmm_host_kind_name(vmm_host_kind()));
 	return 0;
 fail:
 	builtin_stop(h, &se);
@@ -258,8 +258,14 @@ static int builtin_stop(struct hv *h, struct err *e)
 		vmm_stop(h->vmm);
 		vmm_wait(h->vmm);
 		note_exit(h);
-		if (!ran)
-			log_info("builtin: %s had ended: %s", h->cfg.id, h->exit_message);
+		/* a crash matters to whoever reads the log; a poweroff does not */
+		if (!ran) {
+			bool crash = h->exit_reason == VMM_EXIT_ERROR ||
+			             h->exit_reason == VMM_EXIT_TRIPLE_FAULT;
+
+			log_msg(crash ? LOG_WARN : LOG_DEBUG, "builtin: %s had ended: %s",
+			        h->cfg.id, h->exit_message);
+		}
 		vmm_free(h->vmm);
 		h->vmm = NULL;
 	}

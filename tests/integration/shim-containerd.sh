@@ -34,7 +34,6 @@ SHIM_DIR=$(mktemp -d /tmp/hako-shim-test.XXXXXX)
 # shellcheck source=tests/integration/shim-lib.sh
 . "$(dirname "$0")/shim-lib.sh"
 EVENTS_PID=
-runs_before=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
@@ -171,12 +170,14 @@ check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep
 # 4. nothing left behind
 sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
-check "no mount left" sh -c "! grep -q ' $SHIM_DIR/\| /run/hako/shim' /proc/self/mountinfo"
-runs_after=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
-check "no run directory left" [ "$runs_before" = "$runs_after" ]
+check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
+# each pod's socket and run directory are named by sha256(address/ns/pod)
 for id in t1 t2 t3 p1; do
-	sock=/run/containerd/s/$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
-	check "no socket left for $id" [ ! -e "$sock" ]
+	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
+	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
+	run=/run/hako/shim/${digest:0:16}
+	check "no run directory left for $id" [ ! -e "$run" ]
+	check "no mount left for $id" sh -c "! grep -q ' $run' /proc/self/mountinfo"
 done
 
 if [ "$fails" != 0 ]; then

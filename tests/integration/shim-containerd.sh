@@ -37,12 +37,12 @@ EVENTS_PID=
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	for id in t3 c2 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	for id in t3 c2 p1 d1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 c2 p1; do
+	for id in t1 t2 t3 c2 p1 tt1 d1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -70,6 +70,10 @@ ctrd() {
 # ctr's task list has ID in STATUS
 task_is() {
 	ctr -a "$SHIM_DIR/c.sock" tasks ls | grep -q "^$1 .*$2"
+}
+
+no_process() {
+	! pgrep -f -- "$1" >/dev/null
 }
 
 shims() {
@@ -155,6 +159,35 @@ else
 	check "run -d pod sandbox" false
 fi
 
+# 4. a terminal: ctr -t gives the process a tty; its exit code comes back
+if command -v script >/dev/null; then
+	timeout 180 script -qec "ctr -a '$SHIM_DIR/c.sock' run --rm -t --runtime $RT $IMG tt1 sh -c 'tty; exit 4'" \
+		/dev/null </dev/null >"$SHIM_DIR/tty.out"
+	rc=$?
+	# script's terminal echoes a NUL written to it as "^@" (not from the guest:
+	# ctr run -t with runc shows it too); keep the last line
+	out=$(tr -d '\r' <"$SHIM_DIR/tty.out" | tail -1 | sed 's/^\^@//')
+	check "terminal: the process has a tty (out='$out', rc=$rc)" test "$rc" = 4 -a "$out" = /dev/pts/0
+fi
+
+# 5. a shim killed under a running task: containerd runs our `delete`,
+# which ends the VM it left and removes its run directory and mounts
+if ctrd run -d --runtime "$RT" "$IMG" d1 sleep 600 </dev/null >/dev/null; then
+	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/d1" | sha256sum | cut -d' ' -f1)
+	run=/run/hako/shim/${digest:0:16}
+	check "run directory of d1 exists" [ -d "$run" ]
+	pkill -KILL -f -- "-id d1 -address $SHIM_DIR/c.sock"
+	for _ in $(seq 50); do
+		[ -e "$run" ] || break
+		sleep 0.2
+	done
+	check "killed shim: its run directory is gone" [ ! -e "$run" ]
+	check "killed shim: its VM is gone" no_process "$run/"
+	ctrd containers delete d1
+else
+	check "run -d d1" false
+fi
+
 sleep 0.5
 kill "$EVENTS_PID" 2>/dev/null
 wait "$EVENTS_PID" 2>/dev/null
@@ -167,12 +200,12 @@ check "events create, start, exit, delete in order" \
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
-# 4. nothing left behind
+# 6. nothing left behind
 sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 p1; do
+for id in t1 t2 t3 p1 tt1 d1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

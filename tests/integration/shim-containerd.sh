@@ -42,7 +42,7 @@ cleanup() {
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 c2 p1 tt1 d1; do
+	for id in t1 t2 t3 t4 t5 c2 p1 tt1 d1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -107,6 +107,15 @@ rc=$?
 check "exit code 3 comes back (rc=$rc)" [ "$rc" = 3 ]
 check "stdout and stderr kept apart" grep -qx out "$SHIM_DIR/t2.out"
 check "stderr reaches ctr" grep -qx err "$SHIM_DIR/t2.err"
+
+# more output than a pipe holds, with nobody reading it (--null-io), and
+# into a log file (--log-uri file://)
+ctrd run --rm --null-io --runtime "$RT" "$IMG" t4 sh -c 'yes | head -c 300000; exit 5' </dev/null
+rc=$?
+check "null io: the output is drained, exit code 5 comes back (rc=$rc)" [ "$rc" = 5 ]
+ctrd run --rm --log-uri "file://$SHIM_DIR/t5.log" --runtime "$RT" "$IMG" t5 \
+	sh -c 'echo to-log; echo err-log >&2' </dev/null
+check "log-uri file:// gets stdout and stderr" sh -c "grep -qx to-log '$SHIM_DIR/t5.log' && grep -qx err-log '$SHIM_DIR/t5.log'"
 
 # 2. a detached task: exec, pause/resume, metrics, kill
 if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
@@ -205,7 +214,7 @@ sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 p1 tt1 d1; do
+for id in t1 t2 t3 t4 t5 p1 tt1 d1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

@@ -69,16 +69,19 @@ extern const struct cli_command cli_cmd_check;
 extern const struct cli_command cli_cmd_create;
 extern const struct cli_command cli_cmd_delete;
 extern const struct cli_command cli_cmd_env;
+extern const struct cli_command cli_cmd_events;
 extern const struct cli_command cli_cmd_exec;
 extern const struct cli_command cli_cmd_features;
 extern const struct cli_command cli_cmd_kill;
 extern const struct cli_command cli_cmd_list;
 extern const struct cli_command cli_cmd_pause;
+extern const struct cli_command cli_cmd_ps;
 extern const struct cli_command cli_cmd_resume;
 extern const struct cli_command cli_cmd_run;
 extern const struct cli_command cli_cmd_spec;
 extern const struct cli_command cli_cmd_start;
 extern const struct cli_command cli_cmd_state;
+extern const struct cli_command cli_cmd_update;
 
 /* Parse the global options of argv (argv[0] is the program); *cmd_index is
  * the index of the command name, or argc when none. --help and --version

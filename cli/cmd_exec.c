@@ -159,8 +159,11 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 	for (int i = 1; i < SIGRTMIN; i++)
 		if (i != SIGKILL && i != SIGSTOP && i != SIGPIPE && i != SIGCHLD && i != SIGSEGV &&
 		    i != SIGBUS && i != SIGILL && i != SIGFPE && i != SIGTSTP && i != SIGTTIN &&
-		    i != SIGTTOU && i != SIGWINCH)
+		    i != SIGTTOU && i != SIGWINCH) {
+			/* ignored ones (background jobs ignore SIGINT) would be lost */
+			signal(i, SIG_DFL);
 			sigaddset(&sigs, i);
+		}
 	sigprocmask(SIG_BLOCK, &sigs, NULL);
 	sigfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sigfd < 0)

@@ -127,10 +127,42 @@ static int do_start(struct vm *v, struct err *e)
 
 /* ---- control thread ----------------------------------------------------- */
 
-static int handle_command(struct vm *v, char *cmd, struct err *e)
+/* "stats": the container's cgroup stats as JSON (agent proto names). */
+static int stats_json(struct vm *v, char **out, struct err *e)
+{
+	Grpc__StatsContainerResponse *resp = NULL;
+	int r;
+
+	if (agent_stats_container(v->agent, v->o->id, &resp, e) < 0)
+		return -1;
+	r = pbjson_to_string(&resp->base, 0, out, e);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	return r;
+}
+
+/* "update JSON": new resources, config.json's linux.resources format. */
+static int update(struct vm *v, const char *json, struct err *e)
+{
+	ProtobufCMessage *res = NULL;
+	int r;
+
+	if (pbjson_from_string(&grpc__linux_resources__descriptor, json, PBJSON_OCI, &res, e) < 0)
+		return err_ctx(e, "update: resources");
+	r = agent_update_container(v->agent, v->o->id, (Grpc__LinuxResources *)res, e);
+	protobuf_c_message_free_unpacked(res, NULL);
+	return r;
+}
+
+/* One control command; *out (malloc'd, may stay NULL) is sent after "ok". */
+static int handle_command(struct vm *v, char *cmd, char **out, struct err *e)
 {
 	char exec_id[64];
 	int sig;
+
+	if (!strcmp(cmd, "stats"))
+		return stats_json(v, out, e);
+	if (!strncmp(cmd, "update ", 7))
+		return update(v, cmd + 7, e);
 
 	if (!strcmp(cmd, "start"))
 		return do_start(v, e);
@@ -360,6 +392,7 @@ static void serve_client(struct vm *v, int fd)
 	char reply[ERR_MSG_MAX + 16], cbuf[CMSG_SPACE(3 * sizeof(int))];
 	struct pollfd p = {.fd = fd, .events = POLLIN};
 	int fds[3] = {-1, -1, -1}, nfds = 0, r;
+	char *data = NULL;
 	struct err e;
 	size_t n = 0;
 	char *nl = NULL;
@@ -397,14 +430,17 @@ static void serve_client(struct vm *v, int fd)
 		if (r == 1)
 			return; /* the job owns fds and the client now */
 	} else {
-		r = handle_command(v, buf, &e);
+		r = handle_command(v, buf, &data, &e);
 	}
 	if (r < 0)
 		snprintf(reply, sizeof(reply), "error %s\n", e.msg);
 	else
-		snprintf(reply, sizeof(reply), "ok\n");
-	if (util_write_all(fd, reply, strlen(reply)) < 0)
+		snprintf(reply, sizeof(reply), data ? "ok " : "ok\n");
+	if (util_write_all(fd, reply, strlen(reply)) < 0 ||
+	    (r >= 0 && data &&
+	     (util_write_all(fd, data, strlen(data)) < 0 || util_write_all(fd, "\n", 1) < 0)))
 		log_debug("control: reply: %s", strerror(errno));
+	free(data);
 out:
 	for (int i = 0; i < 3; i++)
 		if (fds[i] >= 0)
@@ -425,7 +461,7 @@ static void on_signal(struct vm *v, int sig)
 		if (sig != SIGTERM && sig != SIGINT && sig != SIGHUP)
 			return;
 		if (!v->started) {
-			handle_command(v, (char[]){"delete"}, &e);
+			handle_command(v, (char[]){"delete"}, NULL, &e);
 			return;
 		}
 		sig = SIGKILL;
@@ -433,7 +469,7 @@ static void on_signal(struct vm *v, int sig)
 	if (v->started && agent_signal_process(v->agent, v->o->id, NULL, sig, &e) < 0)
 		log_warn("%s", e.msg);
 	if (!v->started && v->o->foreground)
-		handle_command(v, (char[]){"delete"}, &e);
+		handle_command(v, (char[]){"delete"}, NULL, &e);
 }
 
 static void *control(void *arg)
@@ -517,8 +553,12 @@ static void block_signals(sigset_t *sigs)
 	for (int s = 1; s < SIGRTMIN; s++)
 		if (s != SIGKILL && s != SIGSTOP && s != SIGPIPE && s != SIGCHLD && s != SIGSEGV &&
 		    s != SIGBUS && s != SIGILL && s != SIGFPE && s != SIGTSTP && s != SIGTTIN &&
-		    s != SIGTTOU)
+		    s != SIGTTOU) {
+			/* an ignored signal (a shell's background job ignores SIGINT)
+			 * would never reach the signalfd */
+			signal(s, SIG_DFL);
 			sigaddset(sigs, s);
+		}
 	pthread_sigmask(SIG_BLOCK, sigs, NULL);
 }
 
@@ -535,7 +575,7 @@ static int vm_boot(struct vm *v, struct config **cfg, char **kernel, char **init
 	if (!sc.ops)
 		return err_set(e, ENOTSUP, "not supported: hypervisor %s in this build",
 		               ch.hypervisor);
-	log_info("%s: %s", v->o->id, ch.reason);
+	log_debug("%s: %s", v->o->id, ch.reason);
 	if (config_hv_config(*cfg, &ch, &sc.hv, kernel, initrd, e) < 0)
 		return -1;
 	if (v->o->memory_mib)
@@ -681,7 +721,7 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 	if (v.started) {
 		if (agent_wait_process(v.agent, o->id, NULL, &status, e) < 0)
 			status = -1;
-		log_info("%s: exited with status %d", o->id, status);
+		log_debug("%s: exited with status %d", o->id, status);
 	} else {
 		status = 0;
 	}
@@ -775,21 +815,59 @@ int vm_read_reply(int fd, int timeout_ms, char *reply, size_t size)
 	return (int)n;
 }
 
-int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e)
+int vm_request(const struct cli_ctx *ctx, const char *id, const char *cmd, char **data,
+               struct err *e)
 {
-	char reply[ERR_MSG_MAX + 16];
+	cleanup_free char *reply = NULL;
 	cleanup_close int fd = -1;
+	size_t n = 0, cap = 4096;
+	struct pollfd p;
 
 	if (vm_connect(ctx, id, &fd, e) < 0)
 		return -1;
 	if (util_write_all(fd, cmd, strlen(cmd)) < 0 || util_write_all(fd, "\n", 1) < 0)
 		return err_sys(e, "container %s: control", id);
-	vm_read_reply(fd, CTL_WAIT_S * 1000, reply, sizeof(reply));
-	if (!strcmp(reply, "ok"))
-		return 0;
+	p.fd = fd;
+	p.events = POLLIN;
+	reply = malloc(cap);
+	while (reply && poll(&p, 1, CTL_WAIT_S * 1000) == 1) {
+		ssize_t r;
+
+		if (n + 1 == cap) {
+			char *b = cap < CTL_MAX * 16 ? realloc(reply, cap * 2) : NULL;
+
+			if (!b)
+				return err_set(e, E2BIG, "container %s: reply too long", id);
+			reply = b;
+			cap *= 2;
+		}
+		r = read(fd, reply + n, cap - 1 - n);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			break;
+		n += (size_t)r;
+		if (reply[n - 1] == '\n')
+			break;
+	}
+	if (!reply)
+		return err_set(e, ENOMEM, "out of memory");
+	reply[n] = 0;
+	if (n && reply[n - 1] == '\n')
+		reply[--n] = 0;
+	if (!strcmp(reply, "ok") || !strncmp(reply, "ok ", 3)) {
+		if (data)
+			*data = strdup(reply[2] ? reply + 3 : "");
+		return data && !*data ? err_set(e, ENOMEM, "out of memory") : 0;
+	}
 	if (!strncmp(reply, "error ", 6))
 		return err_set(e, EIO, "%s", reply + 6);
-	return err_set(e, EIO, "container %s: no answer from its monitor to '%s'", id, cmd);
+	return err_set(e, EIO, "container %s: no answer from its monitor to '%.32s'", id, cmd);
+}
+
+int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e)
+{
+	return vm_request(ctx, id, cmd, NULL, e);
 }
 
 int vm_wait_gone(const struct state *s, int timeout_s, struct err *e)

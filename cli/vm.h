@@ -36,6 +36,10 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
  * "delete") to id's monitor and wait for its answer. */
 int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e);
 
+/* The same for commands that answer with data: "stats" (the cgroup
+ * stats as JSON), "update JSON" (linux.resources); *data is malloc'd. */
+int vm_request(const struct cli_ctx *ctx, const char *id, const char *cmd, char **data,
+               struct err *e);
 /* Connect to id's control socket. */
 int vm_connect(const struct cli_ctx *ctx, const char *id, int *fd, struct err *e);
 /* Read one reply line (without its newline) within timeout_ms (-1: no

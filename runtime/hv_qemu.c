@@ -478,8 +478,8 @@ static int qemu_start(struct hv *h, struct err *e)
 		}
 	}
 	h->qmp_seen = true;
-	log_info("qemu: sandbox %s running (pid %d, accel %s)", h->cfg.id, (int)h->qemu.pid,
-	         h->accel);
+	log_debug("qemu: sandbox %s running (pid %d, accel %s)", h->cfg.id, (int)h->qemu.pid,
+	          h->accel);
 	return 0;
 fail:
 	qemu_stop(h, &qe);

@@ -136,7 +136,7 @@ int sandbox_start(struct sandbox **out, const struct sandbox_config *cfg, struct
 	shared_storage(s, &storage);
 	if (agent_create_sandbox(s->agent, s->id, cfg->hostname, storages, 1, e) < 0)
 		goto fail;
-	log_info("sandbox %s: started", s->id);
+	log_debug("sandbox %s: started", s->id);
 	*out = s;
 	return 0;
 fail:

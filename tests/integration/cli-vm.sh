@@ -22,7 +22,14 @@ tmp=$(mktemp -d /tmp/hako-cli-vm.XXXXXX)
 root=$tmp/state
 failures=0
 cleanup() {
-	umount -R -l "$tmp/state" 2>/dev/null
+	local pid
+	for pid in $(pgrep -f "$tmp"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt"
+		done
 	rm -rf "$tmp"
 }
 trap cleanup EXIT
@@ -70,30 +77,46 @@ grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err")
 out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
 [ "$out" = hello-stdin ] || fail "run -i: got '$out'"
 
+# signals sent to hako run reach the container's process
+h run --rm --rootfs "$rootfs" sig -- \
+	sh -c 'trap "echo got-int; exit 7" INT; echo ready; while true; do sleep 1; done' \
+	>"$tmp/sig.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/sig.out" && break
+	sleep 0.1
+done
+# hako's own pid (as state reports it), not the background subshell's
+kill -INT "$(h state sig | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+rc=$?
+[ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
+grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
+
 # runc-style sequence
-h spec --bundle "$tmp/bundle" 2>/dev/null || "$hako" spec --bundle "$tmp/bundle"
-sed -i 's/"terminal": true/"terminal": false/; s/"sh"$/"sleep", "600"/' "$tmp/bundle/config.json"
+h spec --bundle "$tmp/bundle" || fail "spec"
+sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
 h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
 	fail "create: $(cat "$tmp/c1.out")"
-h state c1 | grep -q '"status": "created"' || fail "state after create: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"
 [ "$(cat "$tmp/pid" 2>/dev/null)" -gt 0 ] 2>/dev/null || fail "create: no pid file"
 h start c1 || fail "start"
-h state c1 | grep -q '"status": "running"' || fail "state after start: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after start: $(h state c1 2>&1)"
 out=$(h exec c1 sh -c 'echo in-exec; exit 5' </dev/null)
 rc=$?
 [ "$rc" = 5 ] || fail "exec: exit code $rc, expected 5"
 [ "$out" = in-exec ] || fail "exec: output '$out'"
 h pause c1 || fail "pause"
-h state c1 | grep -q '"status": "paused"' || fail "state after pause: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"paused"' || fail "state after pause: $(h state c1 2>&1)"
 h resume c1 || fail "resume"
-h state c1 | grep -q '"status": "running"' || fail "state after resume: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after resume: $(h state c1 2>&1)"
 h delete c1 2>/dev/null && fail "delete of a running container succeeded"
 h kill c1 KILL || fail "kill"
 for _ in $(seq 100); do
-	h state c1 | grep -q '"status": "stopped"' && break
+	h state c1 | grep -Eq '"status": ?"stopped"' && break
 	sleep 0.1
 done
-h state c1 | grep -q '"status": "stopped"' || fail "state after kill: $(h state c1 2>&1)"
+h state c1 | grep -Eq '"status": ?"stopped"' || fail "state after kill: $(h state c1 2>&1)"
 h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 

@@ -42,7 +42,7 @@ cleanup() {
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 t4 t5 c2 p1 tt1 d1; do
+	for id in t1 t2 t3 t4 t5 t6 c2 p1 tt1 d1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -107,6 +107,10 @@ rc=$?
 check "exit code 3 comes back (rc=$rc)" [ "$rc" = 3 ]
 check "stdout and stderr kept apart" grep -qx out "$SHIM_DIR/t2.out"
 check "stderr reaches ctr" grep -qx err "$SHIM_DIR/t2.err"
+
+# no byte lost at exit: the last line of a long output arrives
+n=$(ctrd run --rm --runtime "$RT" "$IMG" t6 seq 1 30000 </dev/null | tail -1)
+check "all of a long output arrives before the exit (last line '$n')" [ "$n" = 30000 ]
 
 # more output than a pipe holds, with nobody reading it (--null-io), and
 # into a log file (--log-uri file://)
@@ -214,7 +218,7 @@ sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 t4 t5 p1 tt1 d1; do
+for id in t1 t2 t3 t4 t5 t6 p1 tt1 d1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

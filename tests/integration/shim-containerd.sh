@@ -37,12 +37,12 @@ EVENTS_PID=
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	for id in t3 c2 p1 d1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	for id in t3 c2 p1 d1 r1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 t4 t5 t6 t7 t8 c2 p1 tt1 d1; do
+	for id in t1 t2 t3 t4 t5 t6 t7 t8 c2 p1 tt1 d1 r1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -226,12 +226,32 @@ check "events create, start, exit, delete in order" \
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
-# 6. nothing left behind
+# 6. containerd restarts under a running task: the shim lives on,
+# containerd reconnects through <bundle>/address, the task still answers
+if ctrd run -d --runtime "$RT" "$IMG" r1 sleep 600 </dev/null >/dev/null; then
+	shim_stop_containerd
+	check "the shim outlives containerd" test "$(shims)" = 1
+	shim_start_containerd "$SHIM_DIR/bin" || exit 1
+	check "after the restart the task runs" task_is r1 RUNNING
+	out=$(ctrd tasks exec --exec-id e3 r1 echo after-restart </dev/null)
+	check "exec after the restart (out='$out')" [ "$out" = after-restart ]
+	ctrd tasks kill -s KILL r1
+	for _ in $(seq 100); do
+		task_is r1 STOPPED && break
+		sleep 0.2
+	done
+	check "delete after the restart" ctrd tasks delete r1
+	ctrd containers delete r1
+else
+	check "run -d r1" false
+fi
+
+# 7. nothing left behind
 sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 t4 t5 t6 t7 t8 p1 tt1 d1; do
+for id in t1 t2 t3 t4 t5 t6 t7 t8 p1 tt1 d1 r1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

@@ -70,7 +70,8 @@ struct ttrpc_server;
 struct ttrpc_call; /* one request in flight; valid until answered */
 
 /* Called on the loop thread. The handler must answer the call exactly once,
- * now or later, with ttrpc_call_reply*() or ttrpc_call_error(). */
+ * now or later, with ttrpc_call_reply*() or ttrpc_call_error(). payload is
+ * valid only until the handler returns. */
 typedef void (*ttrpc_handler_fn)(struct ttrpc_call *call, const uint8_t *payload, size_t len,
                                  void *opaque);
 
@@ -80,21 +81,32 @@ struct ttrpc_method {
 	ttrpc_handler_fn fn;
 };
 
-/* Unknown service/method pairs are answered UNIMPLEMENTED naming them. */
+/* Unknown service/method pairs are answered UNIMPLEMENTED naming them.
+ * Frames that are garbage, oversize, truncated by a hang-up or not a
+ * Request close that connection (logged as a warning); others carry on. */
 int ttrpc_server_new(struct ttrpc_server **out, struct loop *loop,
                      const struct ttrpc_method *methods, size_t nr_methods, void *opaque,
                      struct err *e);
 /* Accept connections on a listening socket (owned by the server from now). */
 int ttrpc_server_listen(struct ttrpc_server *s, int listen_fd, struct err *e);
-/* Serve one already-connected stream (owned by the server from now). */
+/* Serve one already-connected stream (owned by the server from now): a
+ * socket, or a character device such as a virtio-serial port. */
 int ttrpc_server_serve_fd(struct ttrpc_server *s, int fd, struct err *e);
-/* Close every connection; calls still unanswered are answered into the void. */
+/* Called on the loop thread after a connection closed (peer hang-up, bad
+ * input), e.g. to reopen a virtio-serial port; fd is already closed. */
+void ttrpc_server_on_close(struct ttrpc_server *s, void (*fn)(int fd, void *opaque));
+/* Close every connection; calls still unanswered are answered into the void.
+ * Call it on the loop thread or once the loop no longer runs. */
 void ttrpc_server_free(struct ttrpc_server *s);
 
+/* Answering is thread-safe: any thread may answer, also after the client
+ * left or the server was freed (the answer is then dropped). Replies larger
+ * than TTRPC_MAX_MESSAGE_SIZE become RESOURCE_EXHAUSTED errors. */
 void ttrpc_call_reply(struct ttrpc_call *c, const uint8_t *payload, size_t len);
 void ttrpc_call_reply_msg(struct ttrpc_call *c, const ProtobufCMessage *msg);
 void ttrpc_call_error(struct ttrpc_call *c, int code, const char *fmt, ...)
         __attribute__((format(printf, 3, 4)));
+/* "CreateContainer" (the method name without its service). */
 const char *ttrpc_call_method(const struct ttrpc_call *c);
 /* Absolute CLOCK_MONOTONIC deadline in ns from timeout_nano, 0 if none. */
 uint64_t ttrpc_call_deadline(const struct ttrpc_call *c);
@@ -105,15 +117,19 @@ bool ttrpc_call_connected(const struct ttrpc_call *c);
 
 struct ttrpc_client;
 
-/* Use fd (owned from now) as the connection. */
+/* Use fd (owned from now, made non-blocking) as the connection. Stream ids
+ * are odd and increasing; a bad frame from the server or a hang-up ends the
+ * connection and wakes every waiting caller with an error. */
 int ttrpc_client_new(struct ttrpc_client **out, int fd, struct err *e);
 void ttrpc_client_free(struct ttrpc_client *c);
 
 /* Call service/method with req and wait at most timeout_ms (<= 0: no
- * deadline). Returns 0 with *resp set (free with
+ * deadline; it is sent as timeout_nano). Returns 0 with *resp set (free with
  * protobuf_c_message_free_unpacked), a positive ttrpc_code when the server
- * answered with an error status (e holds its message), or -1 on a transport
- * failure (connection lost, timeout, bad frame). */
+ * answered with an error status (e->msg is the server's message as is), or
+ * -1 on a transport failure (connection lost: ECONNRESET, timeout: ETIMEDOUT,
+ * request too large: EMSGSIZE, bad response: EPROTO). After a timeout the
+ * connection stays usable; the late answer is dropped. */
 int ttrpc_client_call(struct ttrpc_client *c, const char *service, const char *method,
                       const ProtobufCMessage *req, const ProtobufCMessageDescriptor *resp_desc,
                       ProtobufCMessage **resp, int timeout_ms, struct err *e);

@@ -82,6 +82,9 @@ struct hv_ops {
 	void (*free)(struct hv *h);
 };
 
+/* The drivers, for hv_lookup() and for tests that drive one directly. */
+extern const struct hv_ops hv_qemu_ops;
+
 /* The driver called name ("builtin", "qemu", "none"), or NULL. */
 const struct hv_ops *hv_lookup(const char *name);
 

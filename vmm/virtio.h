@@ -55,6 +55,7 @@ struct virtq {
 	uint16_t signalled_used;
 	bool signalled_valid;
 	bool event_idx; /* VIRTIO_RING_F_EVENT_IDX negotiated */
+	bool indirect;  /* VIRTIO_RING_F_INDIRECT_DESC negotiated */
 	const struct guest_mem *mem;
 };
 
@@ -81,6 +82,11 @@ bool virtq_should_notify(struct virtq *vq);
 /* Copy helpers between an element's parts and a flat buffer. */
 size_t virtq_elem_read(const struct virtq_elem *el, size_t off, void *buf, size_t len);
 size_t virtq_elem_write(const struct virtq_elem *el, size_t off, const void *buf, size_t len);
+/* Describe bytes [off, off+len) of the readable (writable=false) or writable
+ * part as at most max iovecs in out (for preadv/writev); returns how many,
+ * and shortens the range to what fits in the element and in max. */
+unsigned int virtq_elem_iov(const struct virtq_elem *el, bool writable, size_t off, size_t len,
+                            struct iovec *out, unsigned int max);
 
 /* ---- devices ----------------------------------------------------------- */
 
@@ -115,14 +121,23 @@ struct virtio_dev_ops {
 	/* Device configuration space (little endian as the spec says). */
 	void (*read_config)(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len);
 	void (*write_config)(struct virtio_dev *d, uint32_t off, const void *buf, uint32_t len);
-	/* DRIVER_OK was set: queues are ready, start the backend. */
+	/* DRIVER_OK was set: queues are ready, start the backend. Called on the
+	 * loop thread, lock held (the transport posts it there), so it may add
+	 * fds to host->loop; every ready queue then gets a queue_notify. */
 	int (*activate)(struct virtio_dev *d, struct err *e);
 	/* The driver kicked queue q; called on the loop thread, lock held. */
 	void (*queue_notify)(struct virtio_dev *d, unsigned int q);
-	/* The driver wrote status 0: drop in-flight state, stop the backend. */
+	/* The driver wrote status 0 (or the transport goes away) after a
+	 * successful activate: drop in-flight state, stop the backend. Loop
+	 * thread, lock held, like activate. */
 	void (*reset)(struct virtio_dev *d);
 	/* Free priv and backend resources; the VM is going away. */
 	void (*destroy)(struct virtio_dev *d);
+	/* Optional: the driver is writing status 0 (vCPU thread, lock held).
+	 * Return once no request in flight can touch guest memory any more; a
+	 * device with worker threads waits for them here. reset follows on
+	 * the loop thread. */
+	void (*quiesce)(struct virtio_dev *d);
 };
 
 struct virtio_host;
@@ -144,7 +159,8 @@ struct virtio_dev {
 /* Initialise the common part; ops and priv belong to the caller. */
 void virtio_dev_init(struct virtio_dev *d, const struct virtio_dev_ops *ops, void *priv,
                      uint64_t features);
-/* Tell the driver that queue q has used buffers (if it wants to know). */
+/* Tell the driver that queue q has used buffers (if it wants to know and
+ * something was pushed since the last time). Call with d->lock held. */
 void virtio_dev_notify_used(struct virtio_dev *d, unsigned int q);
 /* Tell the driver the config space changed. */
 void virtio_dev_notify_config(struct virtio_dev *d);
@@ -176,12 +192,19 @@ struct virtio_mmio {
 	uint32_t irq;
 	uint32_t dev_features_sel, drv_features_sel, queue_sel;
 	int notify_fd[VIRTIO_MAX_QUEUES]; /* eventfds kicked by QueueNotify */
+	/* Loop-thread state, under dev->lock: ops->activate/reset run on the
+	 * loop thread (they add and remove fds there), posted by status writes. */
+	bool active;        /* ops->activate succeeded, no reset since */
+	bool reset_pending; /* status 0 written, ops->reset not yet run */
 };
 
 /* Put dev on the bus at base with interrupt irq: creates one eventfd per
  * queue, watches them on host->loop and asks host->ioeventfd for each. */
 int virtio_mmio_init(struct virtio_mmio *m, struct virtio_dev *dev, struct virtio_host *host,
                      uint64_t base, uint32_t irq, struct err *e);
+/* Take the device off the bus (resets it if active). Call it when the loop
+ * no longer runs (a status write may have posted work for m there) and
+ * before loop_free. */
 void virtio_mmio_destroy(struct virtio_mmio *m);
 /* Guest access at offset off (< VIRTIO_MMIO_SIZE), len 1, 2 or 4 (config
  * space any size). Bad offsets read as 0 and are logged, never fatal. */
@@ -193,7 +216,10 @@ int virtio_mmio_cmdline(const struct virtio_mmio *m, char *buf, size_t size);
 /* ---- the devices (one file each under vmm/virtio/ and vmm/fs/) -------- */
 
 /* Each returns a device ready for virtio_mmio_init(); free with
- * virtio_dev_free() after virtio_mmio_destroy(). */
+ * virtio_dev_free() after virtio_mmio_destroy(). Fds given to a constructor
+ * are duplicated (the caller keeps and closes its own) and set O_NONBLOCK,
+ * which their other copies share; they must be pollable (tap, socket, pipe,
+ * tty), not regular files. */
 int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, struct err *e);
 int virtio_net_new(struct virtio_dev **out, int tap_fd, const uint8_t mac[6], struct err *e);
 /* Hybrid vsock: host side listens on uds_path ("CONNECT <port>\n" from host

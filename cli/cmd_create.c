@@ -1,0 +1,130 @@
+/* cli/cmd_create.c: `hako create [--bundle DIR] [--pid-file F] ID`: boot the
+ * container's VM and create the container in it, not started. A monitor
+ * process forked here owns the VM from now (its pid is the container's
+ * pid), keeps the stdio given to create for the container, and is told
+ * what to do through its control socket. */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "cli/cli.h"
+#include "cli/vm.h"
+#include "lib/log.h"
+#include "runtime/bundle.h"
+#include "runtime/spec.h"
+
+enum { O_BUNDLE = 'b', O_PID_FILE = CLI_LONG_ONLY, O_CONSOLE, O_NO_PIVOT, O_NO_NEW_KEYRING };
+
+static const struct cli_option options[] = {
+        {"bundle", O_BUNDLE, "DIR", "the OCI bundle (default: the current directory)"},
+        {"pid-file", O_PID_FILE, "FILE", "write the container's pid (its monitor's) to FILE"},
+        {"console-socket", O_CONSOLE, "SOCKET", "not supported yet"},
+        {"no-pivot", O_NO_PIVOT, NULL, "accepted for runc compatibility; no effect"},
+        {"no-new-keyring", O_NO_NEW_KEYRING, NULL, "accepted for runc compatibility; no effect"},
+        {NULL, 0, NULL, NULL},
+};
+
+/* The child: become the monitor; never returns. */
+static void __attribute__((noreturn)) monitor(struct cli_ctx *ctx, struct vm_opts *o)
+{
+	struct err e;
+	int status;
+
+	setsid();
+	status = vm_monitor(ctx, o, &e);
+	if (status < 0)
+		log_error("%s", e.msg);
+	log_close();
+	_exit(status < 0 ? 1 : 0);
+}
+
+static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
+{
+	struct vm_opts o = {.foreground = false};
+	const char *dir = cli_get(a, O_BUNDLE) ? cli_get(a, O_BUNDLE) : ".";
+	struct bundle *b = NULL;
+	struct json_object *term;
+	char reply[ERR_MSG_MAX + 8];
+	int p[2], r = -1;
+	ssize_t n = 0;
+	pid_t pid;
+
+	o.id = a->argv[0];
+	if (cli_get(a, O_CONSOLE))
+		return err_set(e, ENOTSUP, "not supported: --console-socket (terminal containers)");
+	if (bundle_load(dir, &b, e) < 0)
+		return -1;
+	if (b->kind == BUNDLE_CONTAINER) {
+		err_set(e, ENOTSUP, "not supported: joining the pod sandbox %s",
+		        bundle_sandbox_id(b) ? bundle_sandbox_id(b) : "?");
+		goto out;
+	}
+	if (json_object_object_get_ex(b->spec, "process", &term) &&
+	    json_object_object_get_ex(term, "terminal", &term) && json_object_get_boolean(term)) {
+		err_set(e, ENOTSUP, "not supported: process.terminal without --console-socket");
+		goto out;
+	}
+	if (spec_from_json_object(b->spec, &o.spec, e) < 0)
+		goto out;
+	o.bundle = b->dir;
+	o.rootfs = b->rootfs;
+	o.readonly = b->readonly;
+	o.pid_file = cli_get(a, O_PID_FILE);
+	if (pipe2(p, O_CLOEXEC) < 0) {
+		err_sys(e, "pipe");
+		goto out;
+	}
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		err_sys(e, "fork");
+		close(p[0]);
+		close(p[1]);
+		goto out;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		o.ready_fd = p[1];
+		monitor(ctx, &o);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t got = read(p[0], reply + n, sizeof(reply) - 1 - (size_t)n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	close(p[0]);
+	reply[n] = 0;
+	if (n && reply[n - 1] == '\n')
+		reply[n - 1] = 0;
+	if (!strcmp(reply, "ok")) {
+		r = 0;
+	} else {
+		err_set(e, EIO, "%s", n ? reply : "the container's monitor died while starting");
+		waitpid(pid, NULL, 0);
+	}
+out:
+	spec_free(o.spec);
+	bundle_free(b);
+	return r;
+}
+
+const struct cli_command cli_cmd_create = {
+        .name = "create",
+        .args = "<container-id>",
+        .summary = "create a container (boot its VM) without starting its process",
+        .options = options,
+        .min_args = 1,
+        .max_args = 1,
+        .run = run,
+};

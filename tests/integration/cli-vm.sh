@@ -1,0 +1,138 @@
+#!/usr/bin/env bash
+# The VM-backed hako commands end to end under QEMU (TCG here): `run` (the
+# guest kernel answers uname, exit codes, stdout/stderr, stdin), the runc
+# sequence create/start/state/kill/delete, errors for unknown ids, and
+# nothing left behind (processes, mounts, state). Exits 77 when the guest
+# kernel or the agent initrd is not built.
+# Usage: cli-vm.sh PATH/TO/hako
+set -u
+hako=$(realpath "$1")
+cd "$(dirname "$0")/../.." || exit 1
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root"
+kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
+initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+busybox=$(command -v busybox) || skip "needs busybox-static"
+
+tmp=$(mktemp -d /tmp/hako-cli-vm.XXXXXX)
+root=$tmp/state
+failures=0
+cleanup() {
+	local pid
+	for pid in $(pgrep -f "$tmp"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt"
+		done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+
+mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs/proc" "$tmp/bundle/rootfs/sys" \
+	"$tmp/bundle/rootfs/dev" "$tmp/bundle/rootfs/tmp" "$tmp/bundle/rootfs/etc"
+rootfs=$tmp/bundle/rootfs
+cp "$busybox" "$rootfs/bin/busybox"
+for app in sh cat echo uname sleep true ls; do
+	ln -s busybox "$rootfs/bin/$app"
+done
+cat >"$tmp/config.toml" <<TOML
+[runtime]
+hypervisor_name = "qemu"
+
+[hypervisor.qemu]
+kernel = "$kernel"
+initrd = "$initrd"
+default_memory = 256
+
+[agent.hako]
+dial_timeout = 60
+TOML
+h() {
+	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
+}
+
+# run: the guest's kernel, exit code, both streams
+start=$(date +%s%N)
+out=$(h run --rm --rootfs "$rootfs" r1 -- sh -c 'uname -r; echo to-stderr >&2; exit 3' 2>"$tmp/err")
+rc=$?
+echo "run took $((($(date +%s%N) - start) / 1000000)) ms"
+[ "$rc" = 3 ] || fail "run: exit code $rc, expected 3 ($(cat "$tmp/err"))"
+[ -n "$out" ] || fail "run: no output"
+[ "$out" != "$(uname -r)" ] || fail "run: uname -r is the host's ($out)"
+echo "guest kernel: $out"
+grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err"))"
+[ ! -e "$root/r1" ] || fail "run --rm: state left in $root/r1"
+
+# stdin
+out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
+[ "$out" = hello-stdin ] || fail "run -i: got '$out'"
+
+# signals sent to hako run reach the container's process
+h run --rm --rootfs "$rootfs" sig -- \
+	sh -c 'trap "echo got-int; exit 7" INT; echo ready; while true; do sleep 1; done' \
+	>"$tmp/sig.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/sig.out" && break
+	sleep 0.1
+done
+# hako's own pid (as state reports it), not the background subshell's
+kill -INT "$(h state sig | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+rc=$?
+[ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
+grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
+
+# runc-style sequence
+h spec --bundle "$tmp/bundle" || fail "spec"
+sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
+h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
+	fail "create: $(cat "$tmp/c1.out")"
+h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"
+[ "$(cat "$tmp/pid" 2>/dev/null)" -gt 0 ] 2>/dev/null || fail "create: no pid file"
+h start c1 || fail "start"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after start: $(h state c1 2>&1)"
+out=$(h exec c1 sh -c 'echo in-exec; exit 5' </dev/null)
+rc=$?
+[ "$rc" = 5 ] || fail "exec: exit code $rc, expected 5"
+[ "$out" = in-exec ] || fail "exec: output '$out'"
+h pause c1 || fail "pause"
+h state c1 | grep -Eq '"status": ?"paused"' || fail "state after pause: $(h state c1 2>&1)"
+h resume c1 || fail "resume"
+h state c1 | grep -Eq '"status": ?"running"' || fail "state after resume: $(h state c1 2>&1)"
+h delete c1 2>/dev/null && fail "delete of a running container succeeded"
+h kill c1 KILL || fail "kill"
+for _ in $(seq 100); do
+	h state c1 | grep -Eq '"status": ?"stopped"' && break
+	sleep 0.1
+done
+h state c1 | grep -Eq '"status": ?"stopped"' || fail "state after kill: $(h state c1 2>&1)"
+h delete c1 || fail "delete"
+h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
+
+# unknown ids
+for cmd in start kill delete pause resume exec; do
+	msg=$(h "$cmd" nope 2>&1) && fail "$cmd of an unknown id succeeded"
+	echo "$msg" | grep -q "does not exist" || fail "$cmd nope: '$msg'"
+done
+
+# nothing left behind
+if pgrep -f "$tmp" >/dev/null; then
+	fail "processes left: $(pgrep -af "$tmp")"
+fi
+grep -q "$tmp" /proc/self/mountinfo && fail "mounts left: $(grep "$tmp" /proc/self/mountinfo)"
+left=$(ls -A "$root" 2>/dev/null)
+[ -z "$left" ] || fail "state left: $left"
+
+[ "$failures" = 0 ] || exit 1
+echo "cli-vm: ok"

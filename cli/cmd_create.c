@@ -41,7 +41,9 @@ static void __attribute__((noreturn)) monitor(struct cli_ctx *ctx, struct vm_opt
 	if (status < 0)
 		log_error("%s", e.msg);
 	log_close();
-	_exit(status < 0 ? 1 : 0);
+	/* the monitor is the container's pid: its parent (conmon, a shim)
+	 * reads the container's exit status from it */
+	_exit(status < 0 ? 255 : status > 255 ? 255 : status);
 }
 
 static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)

@@ -42,7 +42,7 @@ fail() {
 
 mkdir -p "$tmp/rootfs/bin"
 cp "$busybox" "$tmp/rootfs/bin/busybox"
-for app in sh cat uname; do
+for app in sh cat uname tty; do
 	ln -s busybox "$tmp/rootfs/bin/$app"
 done
 tar -C "$tmp/rootfs" -c . | "${P[@]}" import - localhost/hako-test-busybox >/dev/null 2>&1 ||
@@ -73,6 +73,20 @@ if [ -z "$kernel_version" ] || [ "$kernel_version" = "$(uname -r)" ]; then
 	fail "uname -r: '$kernel_version' (host: $(uname -r))"
 fi
 echo "$out" | sed -n 2p | grep -Eq '^[0-9a-f]{12}$' || fail "/etc/hostname from podman: '$out'"
+
+# a terminal (-t: hako create --console-socket) and stdin (-i)
+if command -v script >/dev/null; then
+	out=$(script -qec "${P[*]} --runtime $hako run -it --rm --network none \
+		--security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+		localhost/hako-test-busybox sh -c 'tty; exit 5'" /dev/null </dev/null)
+	rc=$?
+	[ "$rc" = 5 ] || fail "run -it: exit code $rc, expected 5 ($out)"
+	echo "$out" | grep -q /dev/pts/ || fail "run -it: no terminal in the container: '$out'"
+fi
+out=$(echo hello-stdin | "${P[@]}" --runtime "$hako" run -i --rm --network none \
+	--security-opt seccomp=unconfined --ulimit nofile=1024:1024 --ulimit nproc=1024:1024 \
+	localhost/hako-test-busybox cat)
+[ "$out" = hello-stdin ] || fail "run -i: '$out'"
 
 if pgrep -f "$tmp/run" | grep -q .; then
 	fail "processes left: $(pgrep -af "$tmp/run")"

@@ -303,9 +303,24 @@ static int write_num(const char *dir, const char *file, int64_t v, struct err *e
 	return write_at(dir, file, val, e);
 }
 
+/* Without swap accounting (no swap configured, or swapaccount=0) there is
+ * no swap file to write and no swap to limit: skip it. */
+static bool has_file(const char *dir, const char *file)
+{
+	char path[PATH_MAX];
+
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "/nonexistent", file);
+	return access(path, F_OK) == 0;
+}
+
 static int v1_apply_memory(struct cgroup *cg, const struct oci_resources *r, struct err *e)
 {
 	const char *dir = v1_dir(cg, "memory");
+	struct oci_resources nr = *r;
+
+	if (!has_file(dir, "memory.memsw.limit_in_bytes"))
+		nr.mem_swap = OCI_UNSET;
+	r = &nr;
 
 	if (r->mem_reservation != OCI_UNSET &&
 	    write_num(dir, "memory.soft_limit_in_bytes", r->mem_reservation, e) < 0)
@@ -386,7 +401,7 @@ static int v2_apply(struct cgroup *cg, const struct oci_resources *r, struct err
 		return -1;
 	if (r->mem_limit != OCI_UNSET && v2_write_max(dir, "memory.max", r->mem_limit, e) < 0)
 		return -1;
-	if (r->mem_swap != OCI_UNSET) {
+	if (r->mem_swap != OCI_UNSET && has_file(dir, "memory.swap.max")) {
 		int64_t swap = r->mem_swap;
 
 		/* OCI's swap is memory+swap; v2's swap.max is swap alone. */

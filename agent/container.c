@@ -387,6 +387,10 @@ int container_create(const char *id, const char *exec_id, struct oci_spec *spec,
 	log_info("container %s: created, init pid %d", id, (int)process_pid(c->procs[0]));
 	return 0;
 fail:
+	/* A missing file or path here comes from the request (root, storage
+	 * source, mount), not from an unknown container. */
+	if (e->errnum == ENOENT)
+		e->errnum = EINVAL;
 	err_ctx(e, "create container %s", id);
 	container_free(c);
 	return -1;
@@ -437,6 +441,23 @@ void container_engine_cleanup(void)
 	}
 }
 
+static void forget(struct container *c, size_t i)
+{
+	struct process *p = c->procs[i];
+
+	memmove(&c->procs[i], &c->procs[i + 1], (c->nr_procs - i - 1) * sizeof(c->procs[0]));
+	c->nr_procs--;
+	process_free(p);
+}
+
+/* Exec'd processes whose client never asked for some EOF: make room. */
+static void forget_idle(struct container *c)
+{
+	for (size_t i = c->nr_procs; i-- > 1;)
+		if (process_idle(c->procs[i]))
+			forget(c, i);
+}
+
 int container_exec(const char *id, const char *exec_id, struct oci_process *proc, struct err *e)
 {
 	struct container *c = find(id, e);
@@ -459,6 +480,8 @@ int container_exec(const char *id, const char *exec_id, struct oci_process *proc
 		err_set(e, EBUSY, "container %s is not running", id);
 		goto out;
 	}
+	if (c->nr_procs == MAX_PROCS)
+		forget_idle(c);
 	if (c->nr_procs == MAX_PROCS) {
 		err_set(e, EAGAIN, "container %s: too many processes", id);
 		goto out;
@@ -484,8 +507,11 @@ int container_exec(const char *id, const char *exec_id, struct oci_process *proc
 	log_info("container %s: exec %s, pid %d", id, exec_id, (int)process_pid(p));
 	rc = 0;
 out:
-	if (rc < 0)
+	if (rc < 0 && c) {
+		if (e->errnum == ENOENT)
+			e->errnum = EINVAL;
 		err_ctx(e, "exec in container %s", id);
+	}
 	oci_process_free(proc);
 	return rc;
 }
@@ -587,9 +613,6 @@ void container_process_release(const char *id, const char *exec_id)
 	if (!c || !exec_id || !exec_id[0])
 		return;
 	p = find_proc(c, exec_id, &i);
-	if (!p || i == 0 || !process_done(p))
-		return;
-	memmove(&c->procs[i], &c->procs[i + 1], (c->nr_procs - i - 1) * sizeof(c->procs[0]));
-	c->nr_procs--;
-	process_free(p);
+	if (p && i > 0 && process_done(p))
+		forget(c, i);
 }

@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <dirent.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/reboot.h>
@@ -85,6 +86,21 @@ static int listen_unix(const char *path, struct err *e)
 		return -1;
 	}
 	return fd;
+}
+
+/* AF_VSOCK sockets exist whenever the kernel has vsock, device or not: a
+ * guest CID says a transport (virtio-vsock) is really there. */
+static bool vsock_present(void)
+{
+	unsigned int cid = VMADDR_CID_ANY;
+	int fd = open("/dev/vsock", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return false;
+	if (ioctl(fd, IOCTL_VM_SOCKETS_GET_LOCAL_CID, &cid) < 0)
+		cid = VMADDR_CID_ANY;
+	close(fd);
+	return cid != VMADDR_CID_ANY && cid > VMADDR_CID_HOST;
 }
 
 static int listen_vsock(struct err *e)
@@ -263,7 +279,10 @@ static int run(const char *listen_addr, struct err *e)
 	} else {
 		struct err verr = {0};
 
-		fd = listen_vsock(&verr);
+		if (vsock_present())
+			fd = listen_vsock(&verr);
+		else
+			fd = err_set(&verr, ENODEV, "no vsock transport");
 		if (fd >= 0) {
 			if (rpc_listen(agent.rpc, fd, e) < 0)
 				return -1;

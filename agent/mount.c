@@ -57,6 +57,21 @@ int mount_guest_basics(struct err *e)
 	return 0;
 }
 
+/* An overlay's upper and work directories usually live on a fresh tmpfs
+ * (an "ephemeral" storage): make them. */
+static int make_overlay_dirs(const struct mount_storage *st, struct err *e)
+{
+	for (size_t i = 0; i < st->nr_options; i++) {
+		const char *o = st->options[i];
+
+		if (!strncmp(o, "upperdir=", 9) && util_mkdir_p(o + 9, 0755, e) < 0)
+			return err_ctx(e, "overlay upperdir");
+		if (!strncmp(o, "workdir=", 8) && util_mkdir_p(o + 8, 0755, e) < 0)
+			return err_ctx(e, "overlay workdir");
+	}
+	return 0;
+}
+
 int mount_storage(const struct mount_storage *st, struct err *e)
 {
 	const char *d = st->driver;
@@ -89,7 +104,12 @@ int mount_storage(const struct mount_storage *st, struct err *e)
 			        e, ENOTSUP,
 			        "not supported: block storage source \"%s\" (want a /dev path)",
 			        st->source ? st->source : "");
-	} else if (strcmp(d, "overlayfs") != 0) {
+	} else if (!strcmp(d, "overlayfs")) {
+		if (!type || !type[0])
+			type = "overlay";
+		if (make_overlay_dirs(st, e) < 0)
+			return -1;
+	} else {
 		return err_set(e, ENOTSUP, "not supported: storage driver \"%s\"", d);
 	}
 	if (!type || !type[0])
@@ -404,8 +424,11 @@ int mount_rootfs(const struct oci_spec *s, struct err *e)
 			return err_ctx(e, "mounts[%zu] (%s)", i, s->mounts[i].destination);
 	if (setup_dev(root, s, e) < 0)
 		return -1;
-	if (enter_root(root, e) < 0)
-		return -1;
+	return enter_root(root, e);
+}
+
+int mount_rootfs_finish(const struct oci_spec *s, struct err *e)
+{
 	if (s->root_readonly && remount_ro("/", e) < 0)
 		return err_ctx(e, "root.readonly");
 	return mask_paths(s, e);

@@ -29,9 +29,12 @@ int mount_storage(const struct mount_storage *st, struct err *e);
 int mount_storage_release(const char *driver, const char *mount_point, struct err *e);
 
 /* In the container's new mount namespace: mounts, devices, pivot_root (or
- * MS_MOVE + chroot from an initramfs, which cannot be pivoted), readonly
- * root, masked and readonly paths. Returns with / as the container root. */
+ * MS_MOVE + chroot from an initramfs, which cannot be pivoted). Returns with
+ * / as the container root. */
 int mount_rootfs(const struct oci_spec *s, struct err *e);
+/* Then, after sysctls were written through /proc/sys: readonly root,
+ * masked and readonly paths. */
+int mount_rootfs_finish(const struct oci_spec *s, struct err *e);
 
 /* Resolve `path` inside `root` as if root were "/", following symlinks
  * without leaving root. out gets root + resolved path. */

@@ -19,6 +19,7 @@ struct stream {
 	int fd;
 	bool watching;
 	bool eof;
+	bool eof_read; /* a reader was told EOF */
 	char *buf;
 	size_t len;
 };
@@ -139,6 +140,7 @@ int process_new(struct loop *loop, const char *exec_id, struct spawn_child *chil
 		p->out[PROCESS_STDOUT].fd = steal_fd(p->child.pty_fd);
 		p->stdin_fd = dup(p->out[PROCESS_STDOUT].fd);
 		p->out[PROCESS_STDERR].eof = true;
+		p->out[PROCESS_STDERR].eof_read = true;
 	} else {
 		p->stdin_fd = steal_fd(p->child.stdin_fd);
 		p->out[PROCESS_STDOUT].fd = steal_fd(p->child.stdout_fd);
@@ -201,8 +203,10 @@ ssize_t process_read(struct process *p, enum process_stream which, void *buf, si
 	size_t n = s->len < max ? s->len : max;
 
 	if (!n) {
-		if (s->eof)
+		if (s->eof) {
+			s->eof_read = true;
 			return 0;
+		}
 		errno = EAGAIN;
 		return -1;
 	}
@@ -289,10 +293,15 @@ void process_set_waited(struct process *p)
 	p->waited = true;
 }
 
-bool process_done(const struct process *p)
+bool process_idle(const struct process *p)
 {
 	return p->exited && p->waited && p->out[0].eof && !p->out[0].len && p->out[1].eof &&
 	       !p->out[1].len && !p->watchers;
+}
+
+bool process_done(const struct process *p)
+{
+	return process_idle(p) && p->out[0].eof_read && p->out[1].eof_read;
 }
 
 int process_watch(struct process *p, process_watch_fn fn, void *opaque, struct err *e)

@@ -43,9 +43,11 @@ int process_resize(struct process *p, unsigned rows, unsigned cols, struct err *
 /* Exit status as a shell reports it: code, or 128 + signal. */
 void process_set_exited(struct process *p, int wait_status);
 bool process_exited(const struct process *p, int *status);
-/* Exited, collected, and both streams read to EOF: safe to forget. */
+/* Exited, collected, and both streams read up to their EOF answer: safe to
+ * forget. Idle: the same except that nobody asked for the EOF yet. */
 void process_set_waited(struct process *p);
 bool process_done(const struct process *p);
+bool process_idle(const struct process *p);
 
 /* Call fn(opaque) once, at the next change (output, EOF, exit, free). */
 int process_watch(struct process *p, process_watch_fn fn, void *opaque, struct err *e);

@@ -108,8 +108,13 @@ static void h_create_container(struct ttrpc_call *call, const uint8_t *payload, 
 		err_set(&e, EINVAL, "OCI: is required");
 		goto out;
 	}
-	if (req->n_devices) {
-		err_set(&e, ENOTSUP, "not supported: CreateContainerRequest.devices");
+	if (req->n_devices || req->sandbox_pidns || req->n_shared_mounts ||
+	    (req->string_user && req->string_user->uid[0])) {
+		err_set(&e, ENOTSUP, "not supported: CreateContainerRequest.%s",
+		        req->n_devices         ? "devices"
+		        : req->sandbox_pidns   ? "sandbox_pidns"
+		        : req->n_shared_mounts ? "shared_mounts"
+		                               : "string_user");
 		goto out;
 	}
 	if (pbjson_to_json(&req->oci->base, PBJSON_OCI, &json, &e) < 0 ||
@@ -539,7 +544,14 @@ static void h_create_sandbox(struct ttrpc_call *call, const uint8_t *payload, si
 	struct err e = {0};
 
 	(void)opaque;
-	if (req->hostname[0] && sethostname(req->hostname, strlen(req->hostname)) < 0)
+	/* dns is not applied: containers get resolv.conf through their mounts
+	 * (CopyFile, storages), as with Kata's shared files. */
+	if (req->sandbox_pidns || req->n_kernel_modules || req->guest_hook_path[0])
+		err_set(&e, ENOTSUP, "not supported: CreateSandboxRequest.%s",
+		        req->sandbox_pidns      ? "sandbox_pidns"
+		        : req->n_kernel_modules ? "kernel_modules (the guest kernel has no modules)"
+		                                : "guest_hook_path");
+	else if (req->hostname[0] && sethostname(req->hostname, strlen(req->hostname)) < 0)
 		err_sys(&e, "hostname");
 	for (size_t i = 0; !e.msg[0] && i < req->n_storages; i++) {
 		Grpc__Storage *s = req->storages[i];

@@ -117,7 +117,8 @@ struct child_ctx {
 	int stdio[3];  /* child ends, -1 with a terminal */
 	int ns_fds[8]; /* exec: namespaces to join, user first */
 	int nr_ns;
-	int root_fd; /* exec: the container's root */
+	int root_fd;  /* exec: the container's root */
+	bool user_ns; /* in a user namespace other than the agent's */
 };
 
 static const struct {
@@ -359,15 +360,24 @@ static int child_setup(struct child_ctx *c, struct err *e)
 	} else if (join_spec_namespaces(s, e) < 0) {
 		return -1;
 	}
+	/* Entering a user namespace keeps the agent's kuid 0, which has no
+	 * mapping there (files could not be created): become its root. */
+	if (c->user_ns && (setresgid(0, 0, 0) < 0 || setresuid(0, 0, 0) < 0))
+		return err_sys(e, "become root of the user namespace (is 0 mapped?)");
 	if (setsid() < 0)
 		return err_sys(e, "setsid");
+	/* The parent put us in the container's cgroup before "go": a cgroup
+	 * namespace made now has it as its root. */
+	if (!r->init_pid && s->ns[OCI_NS_CGROUP].present && !s->ns[OCI_NS_CGROUP].path &&
+	    unshare(CLONE_NEWCGROUP) < 0)
+		return err_sys(e, "linux.namespaces: new cgroup namespace");
 	if (!r->init_pid) {
 		if (mount_rootfs(s, e) < 0)
 			return -1;
 		if (s->hostname && s->ns[OCI_NS_UTS].present &&
 		    sethostname(s->hostname, strlen(s->hostname)) < 0)
 			return err_sys(e, "hostname");
-		if (write_sysctls(s, e) < 0)
+		if (write_sysctls(s, e) < 0 || mount_rootfs_finish(s, e) < 0)
 			return -1;
 	}
 	if (r->proc->terminal) {
@@ -473,6 +483,8 @@ static int open_target_ns(pid_t init, struct child_ctx *c, int *pidns, struct er
 		if (fd < 0)
 			return err_sys(e, "open %s", path);
 		c->ns_fds[c->nr_ns++] = fd;
+		if (ns_info[i].type == OCI_NS_USER)
+			c->user_ns = true;
 	}
 	snprintf(path, sizeof(path), "/proc/%d/ns/pid", (int)init);
 	*pidns = open(path, O_RDONLY | O_CLOEXEC);
@@ -529,8 +541,9 @@ int spawn_create(const struct spawn_req *r, struct spawn_child *out, struct err 
 	} else {
 		for (size_t i = 0; i < ARRAY_SIZE(ns_info); i++)
 			if (r->spec->ns[ns_info[i].type].present &&
-			    !r->spec->ns[ns_info[i].type].path)
+			    !r->spec->ns[ns_info[i].type].path && ns_info[i].type != OCI_NS_CGROUP)
 				flags |= ns_info[i].flag;
+		c.user_ns = r->spec->ns[OCI_NS_USER].present;
 		if (r->spec->ns[OCI_NS_PID].present) {
 			if (!r->spec->ns[OCI_NS_PID].path) {
 				flags |= CLONE_NEWPID;

@@ -6,9 +6,11 @@
 #include "runtime/hypervisor.h"
 
 /* Drivers: extern const struct hv_ops hv_<name>_ops; (one line each) */
+extern const struct hv_ops hv_builtin_ops;
 
 static const struct hv_ops *const drivers[] = {
         /* &hv_<name>_ops, (one line each) */
+        &hv_builtin_ops,
         &hv_qemu_ops,
         NULL,
 };

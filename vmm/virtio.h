@@ -133,6 +133,11 @@ struct virtio_dev_ops {
 	void (*reset)(struct virtio_dev *d);
 	/* Free priv and backend resources; the VM is going away. */
 	void (*destroy)(struct virtio_dev *d);
+	/* Optional: the driver is writing status 0 (vCPU thread, lock held).
+	 * Return once no request in flight can touch guest memory any more; a
+	 * device with worker threads waits for them here. reset follows on
+	 * the loop thread. */
+	void (*quiesce)(struct virtio_dev *d);
 };
 
 struct virtio_host;

@@ -23,6 +23,8 @@ if ! [ -d /sys/fs/cgroup/memory ] && ! [ -f /sys/fs/cgroup/cgroup.controllers ];
 fi
 
 tmp=$(mktemp -d /tmp/hako-agent-test.XXXXXX)
+# The user-namespace container (root = host uid 100000) must reach the rootfs.
+chmod 755 "$tmp"
 prefix=/hako-test-$$
 agent_pid=
 unshare_pid=
@@ -46,6 +48,12 @@ for applet in $("$busybox" --list); do
 done
 
 "$agent_bin" --version >/dev/null || exit 1
+if file -L "$agent_bin" | grep -q 'statically linked'; then
+	echo "ok - hako-agent is statically linked"
+else
+	echo "not ok - hako-agent is not statically linked: $(file -L "$agent_bin")"
+	exit 1
+fi
 
 unshare -p -f --kill-child --mount-proc "$agent_bin" --listen "unix:$tmp/agent.sock" --debug \
 	2>"$tmp/agent.log" &
@@ -63,7 +71,7 @@ fi
 
 rc=0
 "$client_bin" --addr "unix:$tmp/agent.sock" --rootfs "$root" --cgroup-root /sys/fs/cgroup \
-	--cgroup-prefix "$prefix" --agent-pid "$agent_pid" || rc=1
+	--cgroup-prefix "$prefix" --agent-pid "$agent_pid" --host-mode || rc=1
 
 kill -TERM "$agent_pid"
 for _ in $(seq 50); do

@@ -1,15 +1,21 @@
 /* vmm/virtio/blk.c: virtio-blk (virtio 1.x 5.2) over a raw image file.
- * Requests are served with preadv/pwritev on the loop thread: the image is a
- * local file (page cache, no network), so a request takes microseconds; a
- * worker thread is the next step if images move to slow storage. */
+ * The loop thread takes requests off the queue and hands them to a worker
+ * thread, which does the preadv/pwritev/fdatasync; the loop puts the
+ * results on the used ring. A slow disk (or a flush of a large dirty page
+ * cache) so never stalls the other devices on the loop. */
 #include <errno.h>
+#include <pthread.h>
+#include <signal.h>
 #include <fcntl.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "lib/log.h"
 #include "lib/util.h"
 #include "vmm/virtio.h"
 
@@ -31,6 +37,7 @@
 #define VIRTIO_BLK_ID_BYTES 20
 #define SECTOR              512ULL
 #define WRITE_ZEROES_MAX    (1u << 21) /* sectors per request: 1 GiB */
+#define BLK_MAX_INFLIGHT    64         /* requests taken off the ring at once */
 
 struct blk_req_hdr {
 	uint32_t type;
@@ -67,13 +74,33 @@ struct blk_config {
 _Static_assert(offsetof(struct blk_config, max_write_zeroes_sectors) == 48, "virtio_blk_config");
 _Static_assert(sizeof(struct blk_config) == 60, "virtio_blk_config");
 
+/* A request between the ring and the worker. */
+struct blk_req {
+	struct blk_req *next;
+	uint64_t epoch; /* b->epoch when taken: a reset since drops the result */
+	uint32_t written;
+	struct virtq_elem el;
+};
+
 struct blk {
 	struct virtio_dev dev;
 	int fd;
 	bool readonly;
 	struct blk_config cfg;
 	char id[VIRTIO_BLK_ID_BYTES];
-	struct virtq_elem el;
+	/* Loop side, under dev.lock. */
+	unsigned int inflight; /* taken off the ring, not yet pushed or dropped */
+	uint64_t epoch;        /* bumped by a reset (also under wlock) */
+	int done_fd;           /* eventfd: the worker finished requests */
+	bool watching;         /* done_fd is on the loop */
+	struct blk_req *spare; /* freed requests, reused */
+	/* Between the loop and the worker, under wlock. The worker never takes
+	 * dev.lock, so a vCPU holding it may wait for the worker. */
+	pthread_mutex_t wlock;
+	pthread_cond_t wake, idle;
+	struct blk_req *todo, **todo_tail, *done;
+	bool serving, stop;
+	pthread_t worker;
 };
 
 static void blk_read_config(struct virtio_dev *d, uint32_t off, void *buf, uint32_t len)
@@ -190,24 +217,179 @@ done:
 	return written + 1;
 }
 
+static void *blk_worker(void *arg)
+{
+	struct blk *b = arg;
+	struct blk_req *r;
+	uint64_t one = 1;
+
+	pthread_mutex_lock(&b->wlock);
+	for (;;) {
+		while (!b->todo && !b->stop)
+			pthread_cond_wait(&b->wake, &b->wlock);
+		if (b->stop)
+			break;
+		r = b->todo;
+		b->todo = r->next;
+		if (!b->todo)
+			b->todo_tail = &b->todo;
+		b->serving = true;
+		pthread_mutex_unlock(&b->wlock);
+		r->written = blk_request(b, &r->el);
+		pthread_mutex_lock(&b->wlock);
+		b->serving = false;
+		r->next = b->done;
+		b->done = r;
+		pthread_cond_broadcast(&b->idle);
+		if (write(b->done_fd, &one, sizeof(one)) < 0)
+			log_error("virtio-blk: completion eventfd: %m");
+	}
+	pthread_mutex_unlock(&b->wlock);
+	return NULL;
+}
+
+/* Take chains off the ring for the worker, up to BLK_MAX_INFLIGHT. */
+static void blk_submit(struct blk *b)
+{
+	struct virtq *vq = &b->dev.vq[0];
+	struct blk_req *r;
+	struct err e;
+	int got;
+
+	while (b->inflight < BLK_MAX_INFLIGHT) {
+		r = b->spare;
+		if (r)
+			b->spare = r->next;
+		else if (!(r = malloc(sizeof(*r)))) {
+			log_error("virtio-blk: out of memory; requests wait");
+			return;
+		}
+		got = virtq_pop(vq, &r->el, &e);
+		if (got <= 0) {
+			r->next = b->spare;
+			b->spare = r;
+			if (got < 0)
+				virtio_dev_broken(&b->dev, &e);
+			return;
+		}
+		r->epoch = b->epoch;
+		r->next = NULL;
+		b->inflight++;
+		pthread_mutex_lock(&b->wlock);
+		*b->todo_tail = r;
+		b->todo_tail = &r->next;
+		pthread_cond_signal(&b->wake);
+		pthread_mutex_unlock(&b->wlock);
+	}
+}
+
+/* Results back to the ring (dev.lock held); those from before a reset are
+ * dropped. */
+static void blk_complete(struct blk *b)
+{
+	struct blk_req *r, *next;
+
+	pthread_mutex_lock(&b->wlock);
+	r = b->done;
+	b->done = NULL;
+	pthread_mutex_unlock(&b->wlock);
+	for (; r; r = next) {
+		next = r->next;
+		if (r->epoch == b->epoch)
+			virtq_push(&b->dev.vq[0], &r->el, r->written);
+		b->inflight--;
+		r->next = b->spare;
+		b->spare = r;
+	}
+}
+
+static void on_done(void *data, uint32_t events)
+{
+	struct blk *b = data;
+	uint64_t cnt;
+
+	(void)events;
+	if (read(b->done_fd, &cnt, sizeof(cnt)) < 0 && errno != EAGAIN)
+		log_error("virtio-blk: completion eventfd: %m");
+	pthread_mutex_lock(&b->dev.lock);
+	blk_complete(b);
+	virtio_dev_notify_used(&b->dev, 0);
+	/* Room again: chains may wait on the ring without a new kick. */
+	if (!(b->dev.status & VIRTIO_STATUS_DEVICE_NEEDS_RESET))
+		blk_submit(b);
+	pthread_mutex_unlock(&b->dev.lock);
+}
+
 static void blk_queue_notify(struct virtio_dev *d, unsigned int q)
 {
-	struct blk *b = d->priv;
-	struct virtq *vq = &d->vq[q];
-	struct err e;
-	int r;
+	(void)q;
+	blk_submit(d->priv);
+}
 
-	while ((r = virtq_pop(vq, &b->el, &e)) > 0)
-		virtq_push(vq, &b->el, blk_request(b, &b->el));
-	if (r < 0)
-		virtio_dev_broken(d, &e);
-	virtio_dev_notify_used(d, q);
+static int blk_activate(struct virtio_dev *d, struct err *e)
+{
+	struct blk *b = d->priv;
+
+	if (!b->watching && loop_add(d->host->loop, b->done_fd, EPOLLIN, on_done, b, e) < 0)
+		return err_ctx(e, "virtio-blk");
+	b->watching = true;
+	return 0;
+}
+
+/* Status 0 (vCPU thread, dev.lock held): forget queued requests and wait
+ * for the one being served, so no request writes guest memory after the
+ * driver saw the reset. */
+static void blk_quiesce(struct virtio_dev *d)
+{
+	struct blk *b = d->priv;
+
+	pthread_mutex_lock(&b->wlock);
+	b->epoch++;
+	if (b->todo) {
+		*b->todo_tail = b->done;
+		b->done = b->todo;
+		b->todo = NULL;
+		b->todo_tail = &b->todo;
+	}
+	while (b->serving)
+		pthread_cond_wait(&b->idle, &b->wlock);
+	pthread_mutex_unlock(&b->wlock);
+}
+
+static void blk_reset(struct virtio_dev *d)
+{
+	struct blk *b = d->priv;
+
+	blk_quiesce(d);
+	blk_complete(b);
+	if (b->watching)
+		loop_del(d->host->loop, b->done_fd);
+	b->watching = false;
 }
 
 static void blk_destroy(struct virtio_dev *d)
 {
 	struct blk *b = d->priv;
+	struct blk_req *r;
 
+	pthread_mutex_lock(&b->wlock);
+	b->stop = true;
+	pthread_cond_signal(&b->wake);
+	pthread_mutex_unlock(&b->wlock);
+	pthread_join(b->worker, NULL);
+	blk_complete(b);
+	while ((r = b->todo)) {
+		b->todo = r->next;
+		free(r);
+	}
+	while ((r = b->spare)) {
+		b->spare = r->next;
+		free(r);
+	}
+	pthread_cond_destroy(&b->wake);
+	pthread_cond_destroy(&b->idle);
+	pthread_mutex_destroy(&b->wlock);
+	close(b->done_fd);
 	close(b->fd);
 	free(b);
 }
@@ -217,8 +399,11 @@ static const struct virtio_dev_ops blk_ops = {
         .device_id = VIRTIO_ID_BLOCK,
         .num_queues = 1,
         .read_config = blk_read_config,
+        .activate = blk_activate,
         .queue_notify = blk_queue_notify,
+        .reset = blk_reset,
         .destroy = blk_destroy,
+        .quiesce = blk_quiesce,
 };
 
 int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, struct err *e)
@@ -228,8 +413,10 @@ int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, str
 	                    (1ULL << VIRTIO_F_RING_INDIRECT_DESC) |
 	                    (1ULL << VIRTIO_F_RING_EVENT_IDX);
 	const char *base = strrchr(path, '/');
+	sigset_t all, old;
 	struct stat st;
 	struct blk *b;
+	int r;
 
 	if (fd < 0)
 		return err_sys(e, "virtio-blk: open %s", path);
@@ -246,6 +433,25 @@ int virtio_blk_new(struct virtio_dev **out, const char *path, bool readonly, str
 		features |= 1ULL << VIRTIO_BLK_F_RO;
 	else
 		features |= 1ULL << VIRTIO_BLK_F_WRITE_ZEROES;
+	b->done_fd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+	if (b->done_fd < 0) {
+		free(b);
+		return err_sys(e, "virtio-blk: eventfd");
+	}
+	pthread_mutex_init(&b->wlock, NULL);
+	pthread_cond_init(&b->wake, NULL);
+	pthread_cond_init(&b->idle, NULL);
+	b->todo_tail = &b->todo;
+	/* Signals stay with the VMM's own threads. */
+	sigfillset(&all);
+	pthread_sigmask(SIG_SETMASK, &all, &old);
+	r = pthread_create(&b->worker, NULL, blk_worker, b);
+	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (r) {
+		close(b->done_fd);
+		free(b);
+		return err_set(e, r, "virtio-blk: worker thread: %s", strerror(r));
+	}
 	virtio_dev_init(&b->dev, &blk_ops, b, features);
 	b->fd = steal_fd(fd);
 	b->readonly = readonly;

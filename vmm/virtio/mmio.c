@@ -163,6 +163,8 @@ static void device_reset(struct virtio_mmio *m)
 {
 	struct virtio_dev *d = m->dev;
 
+	if (d->ops->quiesce)
+		d->ops->quiesce(d);
 	d->status = 0;
 	d->driver_features = 0;
 	__atomic_store_n(&d->isr, 0, __ATOMIC_SEQ_CST);

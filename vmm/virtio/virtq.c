@@ -212,9 +212,12 @@ int virtq_pop(struct virtq *vq, struct virtq_elem *el, struct err *e)
 
 void virtq_push(struct virtq *vq, const struct virtq_elem *el, uint32_t written)
 {
-	struct vring_used *used = used_ring(vq);
+	struct vring_used *used;
 	struct vring_used_elem *u;
 
+	if (!vq->ready)
+		return; /* reset since the chain was taken: the driver forgot it */
+	used = used_ring(vq);
 	if (!used)
 		return; /* checked when the queue was enabled; the device is broken anyway */
 	if (written > el->in_len)

@@ -298,6 +298,10 @@ static bool conn_rx_data(struct conn *c, struct vsock_hdr *h)
 		want = VSOCK_MAX_PKT;
 	if (want > (uint32_t)avail)
 		want = avail;
+	if (!want) {
+		c->readable = true; /* a buffer with room for the header only: wait for another */
+		return true;
+	}
 	n = virtq_elem_iov(&c->vs->el, true, sizeof(*h), want, iov, VIRTQ_MAX_SEGS);
 	do
 		r = readv(c->fd, iov, n);

@@ -207,8 +207,8 @@ static const struct bad_case bad_cases[] = {
          "\"rlimits\":[{\"type\":\"RLIMIT_BOGUS\",\"soft\":1,\"hard\":1}]}}",
          "process.rlimits[0].type: unknown rlimit \"RLIMIT_BOGUS\""},
         {"{" BASE ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\","
-         "\"rlimits\":[{\"type\":\"RLIMIT_NOFILE\",\"soft\":1}]}}",
-         "process.rlimits[0].hard: is required"},
+         "\"rlimits\":[{\"soft\":1}]}}",
+         "process.rlimits[0].type: must be a string naming an RLIMIT_*"},
         {"{" BASE ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"oomScoreAdj\":5000}}",
          "process.oomScoreAdj: must be between -1000 and 1000"},
         {"{" BASE ",\"process\":{\"args\":[\"sh\"],\"cwd\":\"/\",\"terminal\":\"yes\"}}",
@@ -226,14 +226,12 @@ static const struct bad_case bad_cases[] = {
          "linux.namespaces[1].type: namespace \"pid\" given twice"},
         {"{" BASE "," PROC ",\"linux\":{\"namespaces\":[{\"type\":\"user\"}]}}",
          "linux.uidMappings: a new user namespace needs uidMappings and gidMappings"},
-        {"{" BASE "," PROC ",\"linux\":{\"uidMappings\":[{\"containerID\":0,\"hostID\":1}]}}",
+        {"{" BASE "," PROC ",\"linux\":{\"uidMappings\":[{\"hostID\":1}]}}",
          "linux.uidMappings[0].size: is required"},
         {"{" BASE "," PROC ",\"linux\":{\"resources\":{\"memory\":{\"limit\":\"1G\"}}}}",
          "linux.resources.memory.limit: must be an integer"},
         {"{" BASE "," PROC ",\"linux\":{\"resources\":{\"memory\":{\"limit\":-7}}}}",
          "linux.resources.memory.limit: must be -1 (unlimited) or a byte count"},
-        {"{" BASE "," PROC ",\"linux\":{\"resources\":{\"pids\":{}}}}",
-         "linux.resources.pids.limit: is required"},
         {"{" BASE "," PROC ",\"linux\":{\"resources\":{\"devices\":[{\"allow\":true,"
          "\"access\":\"rwx\"}]}}}",
          "linux.resources.devices[0].access: must be a combination of \"r\", \"w\" and \"m\""},
@@ -252,8 +250,8 @@ static const struct bad_case bad_cases[] = {
          "\"syscalls\":[{\"names\":[],\"action\":\"SCMP_ACT_ERRNO\"}]}}}",
          "linux.seccomp.syscalls[0].names: must be a non-empty array of strings"},
         {"{" BASE "," PROC ",\"linux\":{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"c\","
-         "\"major\":1}]}}",
-         "linux.devices[0].minor: is required for a character or block device"},
+         "\"minor\":1}]}}",
+         "linux.devices[0].major: is required for a character or block device"},
         {"{" BASE "," PROC ",\"linux\":{\"devices\":[{\"path\":\"/dev/x\",\"type\":\"q\"}]}}",
          "linux.devices[0].type: must be \"c\", \"b\", \"u\" or \"p\""},
 };
@@ -271,6 +269,32 @@ static void test_invalid_specs(void **state)
 			fail_msg("case %zu: got \"%s\", want \"%s\"", i, e.msg, bad_cases[i].msg);
 		assert_int_equal(e.errnum, EINVAL);
 	}
+}
+
+/* What grpc.Spec renders when the values are 0: absent fields. */
+static void test_zero_values_absent(void **state)
+{
+	struct oci_spec *s = NULL;
+	struct err e = {0};
+
+	(void)state;
+	assert_int_equal(
+	        oci_spec_parse("{\"ociVersion\":\"1\",\"root\":{\"path\":\"/r\"},"
+	                       "\"process\":{\"args\":[\"x\"],\"cwd\":\"/\",\"rlimits\":"
+	                       "[{\"type\":\"RLIMIT_CORE\"}],\"consoleSize\":{}},"
+	                       "\"linux\":{\"namespaces\":[{\"type\":\"user\"}],"
+	                       "\"uidMappings\":[{\"size\":1}],\"gidMappings\":[{\"size\":1}],"
+	                       "\"resources\":{\"pids\":{}},"
+	                       "\"devices\":[{\"path\":\"/dev/tty\",\"type\":\"c\",\"major\":5}]}}",
+	                       &s, &e),
+	        0);
+	assert_int_equal(s->process->rlimits[0].soft, 0);
+	assert_int_equal(s->process->rlimits[0].hard, 0);
+	assert_int_equal(s->uid_mappings[0].container_id, 0);
+	assert_int_equal(s->uid_mappings[0].host_id, 0);
+	assert_int_equal(s->resources.pids_limit, OCI_UNSET);
+	assert_int_equal(s->devices[0].minor, 0);
+	oci_spec_free(s);
 }
 
 static void test_exec_process(void **state)
@@ -308,11 +332,9 @@ static void test_mount_options_strv(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_valid_spec),
-	        cmocka_unit_test(test_minimal_spec_defaults),
-	        cmocka_unit_test(test_invalid_specs),
-	        cmocka_unit_test(test_exec_process),
-	        cmocka_unit_test(test_mount_options_strv),
+	        cmocka_unit_test(test_valid_spec),    cmocka_unit_test(test_minimal_spec_defaults),
+	        cmocka_unit_test(test_invalid_specs), cmocka_unit_test(test_zero_values_absent),
+	        cmocka_unit_test(test_exec_process),  cmocka_unit_test(test_mount_options_strv),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

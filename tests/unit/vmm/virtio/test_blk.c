@@ -202,6 +202,70 @@ static void test_readonly(void **state)
 	assert_int_equal(request(f, 4, 0, 0, false, NULL), 0);
 }
 
+/* More requests than the device takes at once (64): all complete, each with
+ * its own sector's data. */
+static void test_many_inflight(void **state)
+{
+	struct fixture *f = *state;
+	struct vdriver *v = &f->v;
+	uint64_t hdr = vd_alloc(v, 16 * 100, 16), data = vd_alloc(v, 512 * 100, 512),
+	         st = vd_alloc(v, 100, 1);
+	bool seen[100] = {false};
+	uint16_t head_of[128];
+
+	vd_start(v, F_ALL, 1, 128);
+	for (int i = 0; i < 100; i++) {
+		uint32_t h[4] = {0, 0, (uint32_t)(7 * i), 0};
+		struct vd_buf b[3] = {
+		        {hdr + 16 * i, 16, false}, {data + 512 * i, 512, true}, {st + i, 1, true}};
+
+		memcpy(vd_ptr(v, hdr + 16 * i), h, 16);
+		head_of[vd_add(v, 0, b, 3, true)] = i;
+	}
+	vd_kick(v, 0);
+	for (int n = 0; n < 100; n++) {
+		uint32_t id, len;
+		int i;
+
+		assert_int_equal(vd_wait_used(v, 0, &id, &len, 2000), 1);
+		i = head_of[id];
+		assert_false(seen[i]);
+		seen[i] = true;
+		assert_int_equal(len, 513);
+		assert_int_equal(*(uint8_t *)vd_ptr(v, st + i), 0);
+		assert_int_equal(*(uint16_t *)vd_ptr(v, data + 512 * i), 7 * i);
+	}
+}
+
+/* A reset with requests taken but not answered: none of them is answered
+ * into the reset ring, and the device works afterwards. */
+static void test_reset_inflight(void **state)
+{
+	struct fixture *f = *state;
+	struct vdriver *v = &f->v;
+	uint16_t *used;
+	struct err e;
+
+	vd_start(v, F_ALL, 1, 64);
+	used = vd_ptr(v, v->q[0].used);
+	for (int i = 0; i < 20; i++) {
+		uint32_t h[4] = {0, 0, (uint32_t)i, 0};
+		struct vd_buf b[3] = {
+		        {f->hdr, 16, false}, {f->data, 4096, true}, {f->status, 1, true}};
+
+		memcpy(vd_ptr(v, f->hdr), h, 16);
+		vd_add(v, 0, b, 3, true);
+	}
+	vd_kick(v, 0);
+	/* The kick reaches the device; then the driver resets at once. */
+	assert_true(loop_run_once(v->loop, 1000, &e) >= 1);
+	vd_write32(v, 0x70, 0);
+	vd_run(v, 30);
+	assert_int_equal(used[1], 0);
+	vd_start(v, F_ALL, 1, 64);
+	assert_int_equal(request(f, 0, 3, 512, false, NULL), 0);
+}
+
 static void test_open_errors(void **state)
 {
 	struct virtio_dev *d;
@@ -221,6 +285,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_read_write, setup_rw, teardown),
 	        cmocka_unit_test_setup_teardown(test_bounds, setup_rw, teardown),
 	        cmocka_unit_test_setup_teardown(test_readonly, setup_ro, teardown),
+	        cmocka_unit_test_setup_teardown(test_many_inflight, setup_rw, teardown),
+	        cmocka_unit_test_setup_teardown(test_reset_inflight, setup_rw, teardown),
 	        cmocka_unit_test(test_open_errors),
 	};
 

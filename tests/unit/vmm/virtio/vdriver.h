@@ -53,7 +53,7 @@ uint32_t vd_negotiate(struct vdriver *v, uint64_t features);
 void vd_setup_queue(struct vdriver *v, unsigned int q, uint16_t num);
 /* Set DRIVER_OK and run the loop until the device is activated. */
 void vd_driver_ok(struct vdriver *v);
-/* The usual sequence: negotiate the offered features we know (all), queues, DRIVER_OK. */
+/* The usual sequence: negotiate features, set up nqueues queues of num entries, DRIVER_OK. */
 void vd_start(struct vdriver *v, uint64_t features, unsigned int nqueues, uint16_t num);
 
 /* Bump allocator in guest memory; returns a gpa. */

@@ -1,0 +1,188 @@
+#!/bin/bash
+# tests/integration/shim-containerd.sh: containerd-shim-hako-v2 under a
+# private containerd: `ctr run --rm` of a locally built busybox image in a
+# VM shows the output and the exit code, the task events arrive in order,
+# run -d + exec + kill, pause/resume and metrics work, and nothing
+# (process, mount, socket, run directory) is left afterwards.
+# Usage: shim-containerd.sh SHIM_BINARY SOURCE_DIR. Root; exits 77 without
+# containerd/ctr/busybox or a built guest kernel and initrd.
+set -u
+
+shim=$(realpath "$1")
+src=$2
+IMG=docker.io/library/hako-bb:latest
+RT=io.containerd.hako.v2
+fails=0
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+
+[ "$(id -u)" = 0 ] || skip "needs root"
+for c in containerd ctr busybox sha256sum; do
+	command -v "$c" >/dev/null || skip "$c not installed"
+done
+if [ -z "${HAKO_CONFIG:-}" ]; then
+	"$src/guest/build-kernel.sh" --print-path >/dev/null 2>&1 ||
+		skip "guest kernel not built (guest/build-kernel.sh)"
+	"$src/guest/build-initrd.sh" --print-path >/dev/null 2>&1 ||
+		skip "guest initrd not built (guest/build-initrd.sh)"
+fi
+
+SHIM_DIR=$(mktemp -d /tmp/hako-shim-test.XXXXXX)
+# shellcheck source=tests/integration/shim-lib.sh
+. "$(dirname "$0")/shim-lib.sh"
+EVENTS_PID=
+runs_before=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
+
+cleanup() {
+	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
+	for id in t3 c2 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	shim_stop_containerd
+	# shims of this containerd carry its socket path in their arguments;
+	# what a killed one leaves, its `delete` cleans up (as containerd does)
+	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
+	for id in t1 t2 t3 c2 p1; do
+		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
+			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
+			delete >/dev/null 2>&1
+	done
+	shim_unmount_below "$SHIM_DIR"
+	rm -rf "$SHIM_DIR"
+}
+trap cleanup EXIT
+
+check() { # check NAME COMMAND...
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok: $name"
+	else
+		echo "FAIL: $name"
+		fails=$((fails + 1))
+	fi
+}
+
+ctrd() {
+	timeout 180 ctr -a "$SHIM_DIR/c.sock" "$@"
+}
+
+# ctr's task list has ID in STATUS
+task_is() {
+	ctr -a "$SHIM_DIR/c.sock" tasks ls | grep -q "^$1 .*$2"
+}
+
+shims() {
+	pgrep -cf -- "-address $SHIM_DIR/c.sock"
+}
+
+mkdir -p "$SHIM_DIR/bin"
+ln -s "$shim" "$SHIM_DIR/bin/containerd-shim-hako-v2"
+shim_build_image "$SHIM_DIR/image.tar" "$IMG"
+shim_start_containerd "$SHIM_DIR/bin" || exit 1
+ctrd images import "$SHIM_DIR/image.tar" >/dev/null || {
+	echo "FAIL: image import"
+	exit 1
+}
+ctr -a "$SHIM_DIR/c.sock" events >"$SHIM_DIR/events.txt" 2>&1 &
+EVENTS_PID=$!
+sleep 0.2
+
+# 1. output and exit code of one container in its own VM
+t0=$(date +%s.%N)
+out=$(ctrd run --rm --runtime "$RT" "$IMG" t1 echo hi </dev/null 2>"$SHIM_DIR/t1.err")
+rc=$?
+t1=$(date +%s.%N)
+check "run --rm echo hi prints hi (rc=$rc, out='$out')" test "$rc" = 0 -a "$out" = hi
+echo "ctr run --rm echo hi: $(echo "$t1 - $t0" | bc) s"
+[ "$rc" = 0 ] || cat "$SHIM_DIR/t1.err"
+
+ctrd run --rm --runtime "$RT" "$IMG" t2 sh -c 'echo out; echo err >&2; exit 3' \
+	</dev/null >"$SHIM_DIR/t2.out" 2>"$SHIM_DIR/t2.err"
+rc=$?
+check "exit code 3 comes back (rc=$rc)" [ "$rc" = 3 ]
+check "stdout and stderr kept apart" grep -qx out "$SHIM_DIR/t2.out"
+check "stderr reaches ctr" grep -qx err "$SHIM_DIR/t2.err"
+
+# 2. a detached task: exec, pause/resume, metrics, kill
+if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
+	out=$(ctrd tasks exec --exec-id e1 t3 echo from-exec </dev/null)
+	check "task exec prints (out='$out')" [ "$out" = from-exec ]
+	check "pause" ctrd tasks pause t3
+	check "paused state" task_is t3 PAUSED
+	check "resume" ctrd tasks resume t3
+	ctrd tasks metrics t3 >"$SHIM_DIR/metrics.txt" 2>&1
+	check "metrics ($(tr '\n' ' ' <"$SHIM_DIR/metrics.txt" | cut -c1-160))" [ $? = 0 ]
+	check "kill" ctrd tasks kill -s KILL t3
+	for _ in $(seq 100); do
+		task_is t3 STOPPED && break
+		sleep 0.2
+	done
+	check "killed task is stopped" task_is t3 STOPPED
+	check "task delete" ctrd tasks delete t3
+	check "container delete" ctrd containers delete t3
+else
+	check "run -d" false
+fi
+
+# 3. two containers of one pod (CRI annotations): one shim, one VM
+POD=(--annotation io.kubernetes.cri.sandbox-id=p1)
+if ctrd run -d --runtime "$RT" "${POD[@]}" \
+	--annotation io.kubernetes.cri.container-type=sandbox "$IMG" p1 sleep 600 </dev/null >/dev/null; then
+	check "second container of the pod starts" ctrd run -d --runtime "$RT" \
+		"${POD[@]}" --annotation io.kubernetes.cri.container-type=container "$IMG" c2 \
+		sleep 600 </dev/null
+	n=$(shims)
+	check "one shim for the pod's two containers ($n)" [ "$n" = 1 ]
+	out=$(ctrd tasks exec --exec-id e2 c2 echo in-pod </dev/null)
+	check "exec in the pod's second container (out='$out')" [ "$out" = in-pod ]
+	ctrd tasks kill -s KILL c2
+	for _ in $(seq 100); do
+		task_is c2 STOPPED && break
+		sleep 0.2
+	done
+	check "second container delete" ctrd tasks delete c2
+	ctrd containers delete c2
+	check "pod sandbox still runs" task_is p1 RUNNING
+	ctrd tasks kill -s KILL p1
+	for _ in $(seq 100); do
+		task_is p1 STOPPED && break
+		sleep 0.2
+	done
+	check "pod sandbox delete" ctrd tasks delete p1
+	ctrd containers delete p1
+else
+	check "run -d pod sandbox" false
+fi
+
+sleep 0.5
+kill "$EVENTS_PID" 2>/dev/null
+wait "$EVENTS_PID" 2>/dev/null
+EVENTS_PID=
+order=$(grep -o '/tasks/[a-z-]* .*"container_id":"t1"\|/tasks/[a-z-]*' "$SHIM_DIR/events.txt" |
+	awk '{print $1}' | tr '\n' ' ')
+echo "events: $order"
+check "events create, start, exit, delete in order" \
+	sh -c "echo '$order' | grep -q '/tasks/create /tasks/start /tasks/exit /tasks/delete'"
+check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
+check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
+
+# 4. nothing left behind
+sleep 1
+check "no shim process left" [ "$(shims)" = 0 ]
+check "no mount left" sh -c "! grep -q ' $SHIM_DIR/\| /run/hako/shim' /proc/self/mountinfo"
+runs_after=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
+check "no run directory left" [ "$runs_before" = "$runs_after" ]
+for id in t1 t2 t3 p1; do
+	sock=/run/containerd/s/$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
+	check "no socket left for $id" [ ! -e "$sock" ]
+done
+
+if [ "$fails" != 0 ]; then
+	echo "--- shim and containerd errors (containerd.log)"
+	grep -E 'containerd-shim-hako-v2|level=(error|warning)' "$SHIM_DIR/containerd.log" | tail -60
+	echo "$fails check(s) failed"
+	exit 1
+fi
+echo "all checks passed"

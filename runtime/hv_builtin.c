@@ -192,9 +192,9 @@ static int builtin_create(struct hv **out, const struct hv_config *cfg, struct e
 		err_set(e, ENAMETOOLONG, "builtin: socket path too long: %s", h->vsock_path);
 		goto fail;
 	}
-	h->console_path = h->cfg.console_log ? strdup(h->cfg.console_log) : NULL;
-	if (!h->console_path &&
-	    asprintf(&h->console_path, "%s/%s", h->cfg.run_dir, CONSOLE_NAME) < 0)
+	if (h->cfg.console_log)
+		h->console_path = strdup(h->cfg.console_log);
+	else if (asprintf(&h->console_path, "%s/%s", h->cfg.run_dir, CONSOLE_NAME) < 0)
 		h->console_path = NULL;
 	if (!h->console_path) {
 		err_set(e, ENOMEM, "builtin: out of memory");

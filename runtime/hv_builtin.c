@@ -20,9 +20,10 @@
 #define CONSOLE_NAME   "console.log"
 #define DEBUG_CMDLINE  "loglevel=7" /* after the default line's "quiet" */
 #define CMDLINE_APPEND 4096
-/* One hybrid-vsock handshake: the guest kernel answers a connection request
- * at once (even under software KVM), so a longer wait means a guest that
- * stopped; the caller gets control back to check and dial again. */
+/* Longest wait for one hybrid-vsock handshake. Once its vsock driver runs
+ * the guest kernel answers in milliseconds (even under software KVM); a
+ * guest still booting, or one that stopped, does not, and the caller gets
+ * control back to check alive() and dial again. */
 #define DIAL_TRY_MS 10000
 
 struct hv {

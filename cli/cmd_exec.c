@@ -39,11 +39,10 @@ static const struct cli_option options[] = {
         {"env", O_ENV, "KEY=VALUE", "set an environment variable (repeatable)"},
         {"user", O_USER, "UID[:GID]", "run as this user (default: the container's)"},
         {"cwd", O_CWD, "DIR", "working directory (default: the container's)"},
-        {"process", O_PROCESS, "FILE", "the process as OCI process JSON (args etc. ignored)"},
-        {"detach", O_DETACH, NULL,
-         "return at once; a child process waits for the process and exits with its status"},
-        {"pid-file", O_PID_FILE, "FILE",
-         "write the pid of the host process that exits with the process's status"},
+        {"process", O_PROCESS, "FILE",
+         "the process as OCI process JSON (COMMAND, -t, -e, -u, --cwd: ignored)"},
+        {"detach", O_DETACH, NULL, "return at once; a child waits and exits with its status"},
+        {"pid-file", O_PID_FILE, "FILE", "write the pid of the host process that waits"},
         {NULL, 0, NULL, NULL},
 };
 

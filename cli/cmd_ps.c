@@ -11,8 +11,7 @@
 enum { O_FORMAT = 'f' };
 
 static const struct cli_option options[] = {
-        {"format", O_FORMAT, "FORMAT",
-         "json: the container's pid (its monitor) as a JSON array; table is not supported"},
+        {"format", O_FORMAT, "FORMAT", "json: [the container's pid] (table: not supported)"},
         {NULL, 0, NULL, NULL},
 };
 

@@ -2,7 +2,8 @@
 # podman 4.3 with hako as its OCI runtime (conmon drives hako create/start/
 # exec/kill/delete): a busybox image loaded from a locally built OCI
 # archive (`podman load -i`), `podman run --rm IMAGE echo hi`, then one
-# detached container for exec (output, stdin, exit code), ps, kill, wait
+# detached container for exec (output, stdin, exit code, /dev/null and
+# /dev/urandom: runc's default devices under podman's deny-all rule), ps, kill, wait
 # (137) and rm; nothing is left (processes, hako state, podman storage).
 # Two VM boots. With runc installed the same `run --rm` runs with runc too
 # and both times are printed. Private podman storage, run and tmp dirs;
@@ -104,7 +105,9 @@ if [ -z "$id" ]; then
 else
 	"${P[@]}" ps --format '{{.Names}} {{.Status}}' | grep -q '^hako-d1 Up' ||
 		fail "ps: hako-d1 not up: $("${P[@]}" ps -a)"
-	out=$("${P[@]}" "${H[@]}" exec hako-d1 sh -c 'echo in-exec; exit 4' 2>"$tmp/err")
+	out=$("${P[@]}" "${H[@]}" exec hako-d1 sh -c \
+		'echo x >/dev/null && head -c 1 /dev/urandom >/dev/null && echo in-exec; exit 4' \
+		2>"$tmp/err")
 	rc=$?
 	[ "$out" = in-exec ] || fail "exec: output '$out' ($(cat "$tmp/err"))"
 	[ "$rc" = 4 ] || fail "exec: exit code $rc, expected 4"

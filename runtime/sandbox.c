@@ -3,6 +3,8 @@
  * container roots bind mounted under it after virtiofsd started (which
  * runs in its own mount namespace, a slave of ours) reach the guest too. */
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,10 +23,11 @@
 struct container {
 	struct container *next;
 	char *cid;
-	char *dir;    /* shared/<cid> */
-	char *root;   /* shared/<cid>/rootfs */
-	bool mounted; /* root is a bind mount of the container's rootfs */
-	bool created; /* the agent knows it */
+	char *dir;             /* shared/<cid> */
+	char *root;            /* shared/<cid>/rootfs */
+	bool mounted;          /* root is a bind mount of the container's rootfs */
+	unsigned int nr_binds; /* shared/<cid>/mounts/0..n-1 are mounted */
+	bool created;          /* the agent knows it */
 };
 
 struct sandbox {
@@ -158,6 +161,14 @@ static int container_unshare(struct container *c, struct err *e)
 {
 	int r = 0;
 
+	while (c->nr_binds) {
+		char path[PATH_MAX];
+
+		snprintf(path, sizeof(path), "%s/mounts/%u", c->dir, c->nr_binds - 1);
+		if (umount2(path, MNT_DETACH) < 0)
+			return err_sys(e, "unmount %s", path);
+		c->nr_binds--;
+	}
 	if (c->mounted) {
 		if (umount2(c->root, MNT_DETACH) < 0)
 			r = err_sys(e, "unmount %s", c->root);
@@ -167,6 +178,59 @@ static int container_unshare(struct container *c, struct err *e)
 	if (!c->mounted && util_rm_rf(c->dir, e) < 0)
 		r = -1;
 	return r;
+}
+
+/* The spec's bind mounts name host paths: share each under
+ * shared/<cid>/mounts/<n> and point the mount there. A /dev/shm bind (a
+ * host tmpfs, e.g. podman's) becomes a tmpfs of the guest instead. */
+static int share_binds(struct container *c, Grpc__Spec *spec, struct err *e)
+{
+	static const char *const shm_options[] = {"nosuid", "noexec", "nodev", "mode=1777",
+	                                          "size=65536k"};
+
+	for (size_t i = 0; i < spec->n_mounts; i++) {
+		Grpc__Mount *m = spec->mounts[i];
+		char host[PATH_MAX], guest[PATH_MAX];
+		bool ro = false;
+		struct stat st;
+		int fd;
+
+		if (!spec_mount_is_bind(m))
+			continue;
+		if (!strcmp(m->destination, "/dev/shm")) {
+			if (spec_mount_replace(m, "tmpfs", "shm", shm_options,
+			                       ARRAY_SIZE(shm_options), e) < 0)
+				return -1;
+			continue;
+		}
+		if (stat(m->source, &st) < 0)
+			return err_sys(e, "mount %s: source %s", m->destination, m->source);
+		snprintf(host, sizeof(host), "%s/mounts", c->dir);
+		if (util_mkdir_p(host, 0755, e) < 0)
+			return -1;
+		snprintf(host, sizeof(host), "%s/mounts/%u", c->dir, c->nr_binds);
+		snprintf(guest, sizeof(guest), "%s/%s/mounts/%u", SANDBOX_GUEST_SHARED, c->cid,
+		         c->nr_binds);
+		if (S_ISDIR(st.st_mode)) {
+			if (mkdir(host, 0755) < 0)
+				return err_sys(e, "mkdir %s", host);
+		} else {
+			fd = open(host, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+			if (fd < 0)
+				return err_sys(e, "create %s", host);
+			close(fd);
+		}
+		if (mount(m->source, host, NULL, MS_BIND | MS_REC, NULL) < 0)
+			return err_sys(e, "bind mount %s on %s", m->source, host);
+		c->nr_binds++;
+		for (size_t k = 0; k < m->n_options; k++)
+			ro |= !strcmp(m->options[k], "ro");
+		if (ro && mount(NULL, host, NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL) < 0)
+			return err_sys(e, "remount %s read-only", host);
+		if (spec_mount_replace(m, NULL, guest, NULL, 0, e) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 static void container_free(struct container *c)
@@ -222,7 +286,7 @@ int sandbox_create_container(struct sandbox *s, const char *cid, const char *roo
 		err_sys(e, "remount %s read-only", c->root);
 		goto fail;
 	}
-	if (spec_set_root(spec, guest_root, readonly, e) < 0)
+	if (spec_set_root(spec, guest_root, readonly, e) < 0 || share_binds(c, spec, e) < 0)
 		goto fail;
 	/* the rootfs is reached through the sandbox's shared storage */
 	if (agent_create_container(s->agent, cid, spec, NULL, 0, e) < 0)

@@ -102,6 +102,65 @@ int spec_set_root(Grpc__Spec *spec, const char *path, bool readonly, struct err 
 	return 0;
 }
 
+bool spec_mount_is_bind(const Grpc__Mount *m)
+{
+	if (m->type && !strcmp(m->type, "bind"))
+		return true;
+	for (size_t i = 0; i < m->n_options; i++)
+		if (!strcmp(m->options[i], "bind") || !strcmp(m->options[i], "rbind"))
+			return true;
+	return false;
+}
+
+static int replace_str(char **field, const char *value, struct err *e)
+{
+	char *v;
+
+	if (!value)
+		return 0;
+	v = strdup(value);
+	if (!v)
+		return err_set(e, ENOMEM, "spec: out of memory");
+	free_str(*field);
+	*field = v;
+	return 0;
+}
+
+int spec_mount_replace(Grpc__Mount *m, const char *type, const char *source,
+                       const char *const *options, size_t nr_options, struct err *e)
+{
+	char **opts = NULL;
+
+	if (options) {
+		opts = calloc(nr_options ? nr_options : 1, sizeof(*opts));
+		if (!opts)
+			return err_set(e, ENOMEM, "spec: out of memory");
+		for (size_t i = 0; i < nr_options; i++) {
+			opts[i] = strdup(options[i]);
+			if (!opts[i]) {
+				while (i--)
+					free(opts[i]);
+				free(opts);
+				return err_set(e, ENOMEM, "spec: out of memory");
+			}
+		}
+	}
+	if (replace_str(&m->type, type, e) < 0 || replace_str(&m->source, source, e) < 0) {
+		for (size_t i = 0; opts && i < nr_options; i++)
+			free(opts[i]);
+		free(opts);
+		return -1;
+	}
+	if (options) {
+		for (size_t i = 0; i < m->n_options; i++)
+			free_str(m->options[i]);
+		free(m->options);
+		m->options = opts;
+		m->n_options = nr_options;
+	}
+	return 0;
+}
+
 void spec_free(Grpc__Spec *spec)
 {
 	if (spec)

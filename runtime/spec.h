@@ -23,6 +23,12 @@ int spec_for_command(char *const *argv, size_t argc, bool terminal, Grpc__Spec *
                      struct err *e);
 /* Set root.path (the root as the guest sees it) and root.readonly. */
 int spec_set_root(Grpc__Spec *spec, const char *path, bool readonly, struct err *e);
+/* Is m a bind mount (type "bind", or a "bind"/"rbind" option)? */
+bool spec_mount_is_bind(const Grpc__Mount *m);
+/* Replace m's type and source (NULL: keep), and its options when options
+ * is not NULL. */
+int spec_mount_replace(Grpc__Mount *m, const char *type, const char *source,
+                       const char *const *options, size_t nr_options, struct err *e);
 void spec_free(Grpc__Spec *spec);
 
 #endif

@@ -106,6 +106,11 @@ out=$(h exec c1 sh -c 'echo in-exec; exit 5' </dev/null)
 rc=$?
 [ "$rc" = 5 ] || fail "exec: exit code $rc, expected 5"
 [ "$out" = in-exec ] || fail "exec: output '$out'"
+h events --stats c1 | grep -q '"type":"stats"' || fail "events: $(h events --stats c1 2>&1)"
+h update --memory 134217728 --pids-limit 100 c1 || fail "update"
+stats=$(h events --stats c1)
+echo "$stats" | grep -q '"limit":134217728' || fail "update: memory limit not in $stats"
+echo "$stats" | grep -q '"limit":100[,}]' || fail "update: pids limit not in $stats"
 h pause c1 || fail "pause"
 h state c1 | grep -Eq '"status": ?"paused"' || fail "state after pause: $(h state c1 2>&1)"
 h resume c1 || fail "resume"
@@ -121,7 +126,7 @@ h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 
 # unknown ids
-for cmd in start kill delete pause resume exec; do
+for cmd in start kill delete pause resume exec events update; do
 	msg=$(h "$cmd" nope 2>&1) && fail "$cmd of an unknown id succeeded"
 	echo "$msg" | grep -q "does not exist" || fail "$cmd nope: '$msg'"
 done

@@ -76,6 +76,14 @@ static void on_create_container(struct ttrpc_call *call, const uint8_t *payload,
 			copy(f->root, sizeof(f->root), req->oci->root->path);
 			f->root_readonly = req->oci->root->readonly;
 		}
+		f->mounts[0] = 0;
+		for (size_t i = 0; req->oci && i < req->oci->n_mounts; i++) {
+			size_t n = strlen(f->mounts);
+
+			snprintf(f->mounts + n, sizeof(f->mounts) - n, "%s %s %s;",
+			         req->oci->mounts[i]->destination, req->oci->mounts[i]->type,
+			         req->oci->mounts[i]->source);
+		}
 		pthread_mutex_unlock(&f->lock);
 		reply_empty(call);
 	}

@@ -20,6 +20,7 @@ struct fake_agent {
 	char created[64];  /* last CreateContainer's id */
 	char root[256];    /* and its spec's root path */
 	bool root_readonly;
+	char mounts[512]; /* "dest type source;" for each mount of the spec */
 	char started[64];
 	char removed[64];
 	int signal;

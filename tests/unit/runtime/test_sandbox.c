@@ -121,7 +121,7 @@ static int teardown(void **state)
 
 static void test_lifecycle(void **state)
 {
-	char root[128], state_root[128], run_dir[160], path[256];
+	char root[128], state_root[128], run_dir[160], path[1024];
 	struct sandbox_config cfg = {0};
 	struct sandbox *s = NULL;
 	Grpc__Spec *spec;
@@ -177,9 +177,38 @@ static void test_lifecycle(void **state)
 	snprintf(path, sizeof(path), "%s/sb1/shared/c1", state_root);
 	assert_int_equal(access(path, F_OK), -1);
 
-	/* one left for stop to clean up */
+	/* one left for stop to clean up, with host binds to share */
+	spec_free(spec);
+	snprintf(path, sizeof(path),
+	         "{\"mounts\": [{\"destination\": \"/etc/hostname\", \"type\": \"bind\","
+	         " \"source\": \"%s/rootfs/etc/hostname\", \"options\": [\"rbind\", \"ro\"]},"
+	         " {\"destination\": \"/data\", \"type\": \"none\", \"source\": \"%s/rootfs\","
+	         " \"options\": [\"bind\"]},"
+	         " {\"destination\": \"/dev/shm\", \"type\": \"bind\", \"source\": \"/x\"},"
+	         " {\"destination\": \"/proc\", \"type\": \"proc\", \"source\": \"proc\"}]}",
+	         tmp, tmp);
+	assert_int_equal(spec_from_json(path, &spec, &e), 0);
 	assert_int_equal(sandbox_create_container(s, "c3", root, false, spec, &e), 0);
 	spec_free(spec);
+	assert_string_equal(fake.mounts, "/etc/hostname bind " SANDBOX_GUEST_SHARED "/c3/mounts/0;"
+	                                 "/data none " SANDBOX_GUEST_SHARED "/c3/mounts/1;"
+	                                 "/dev/shm tmpfs shm;/proc proc proc;");
+	snprintf(path, sizeof(path), "%s/sb1/shared/c3/mounts/0", state_root);
+	fd = open(path, O_WRONLY);
+	assert_int_equal(fd, -1);
+	assert_int_equal(errno, EROFS);
+	snprintf(path, sizeof(path), "%s/sb1/shared/c3/mounts/1/etc/hostname", state_root);
+	assert_int_equal(access(path, R_OK), 0);
+	/* a bind whose source is missing fails, and unshares what it shared */
+	assert_int_equal(spec_from_json("{\"mounts\": [{\"destination\": \"/a\","
+	                                " \"type\": \"bind\", \"source\": \"/nonexistent\"}]}",
+	                                &spec, &e),
+	                 0);
+	assert_int_equal(sandbox_create_container(s, "c4", root, false, spec, &e), -1);
+	assert_non_null(strstr(e.msg, "/nonexistent"));
+	spec_free(spec);
+	snprintf(path, sizeof(path), "%s/sb1/shared/c4", state_root);
+	assert_int_equal(access(path, F_OK), -1);
 	assert_int_equal(sandbox_stop(s, &e), 0);
 	assert_true(fake.destroyed);
 	assert_int_equal(fake_hv_state.stopped, 1);

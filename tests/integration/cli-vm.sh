@@ -93,6 +93,23 @@ rc=$?
 [ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
 grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
 
+# a monitor killed outright: its VM dies with it (PDEATHSIG), the state
+# reads stopped, and delete removes what it left mounted
+h run --rootfs "$rootfs" k9 -- sh -c 'echo ready; sleep 600' >"$tmp/k9.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/k9.out" && break
+	sleep 0.1
+done
+kill -KILL "$(h state k9 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+sleep 0.5
+h state k9 | grep -Eq '"status": ?"stopped"' || fail "state after SIGKILL: $(h state k9 2>&1)"
+pgrep -f "$root/k9/" >/dev/null && fail "SIGKILL: VM processes left: $(pgrep -af "$root/k9/")"
+h delete k9 2>/dev/null || fail "delete after SIGKILL"
+grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts left"
+[ ! -e "$root/k9" ] || fail "delete after SIGKILL: state left"
+
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"
 sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"

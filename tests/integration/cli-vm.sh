@@ -113,6 +113,17 @@ grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts le
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"
 sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
+# runc's form of run: the bundle's process, in the foreground
+mkdir -p "$tmp/bundle2"
+sed "s|\"path\": *\"rootfs\"|\"path\": \"$rootfs\"|; s|\"sleep\", \"600\"|\"sh\", \"-c\", \"echo from-bundle; exit 6\"|" \
+	"$tmp/bundle/config.json" >"$tmp/bundle2/config.json"
+out=$(h run --bundle "$tmp/bundle2" --pid-file "$tmp/pid2" b1 </dev/null)
+rc=$?
+[ "$rc" = 6 ] || fail "run --bundle: exit code $rc, expected 6 ($out)"
+[ "$out" = from-bundle ] || fail "run --bundle: output '$out'"
+[ -s "$tmp/pid2" ] || fail "run --bundle: no pid file"
+h delete b1 || fail "delete after run --bundle"
+
 h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
 	fail "create: $(cat "$tmp/c1.out")"
 h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"

@@ -12,10 +12,12 @@
 #include <sys/eventfd.h>
 #include <sys/epoll.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/bpf.h>
 #include <linux/magic.h>
 
 #include "agent/cgroup.h"
@@ -31,6 +33,7 @@ struct cgroup {
 	char *dirs[NR_V1];   /* v1: per controller (NULL if not mounted); v2: dirs[0] */
 	int created_depth;   /* path components from here down were made by us */
 	int oom_fd, oom_fd2; /* v1: eventfd + oom_control; v2: memory.events */
+	int dev_prog;        /* v2: the attached device filter (BPF program fd) */
 	uint64_t oom_kills;
 };
 
@@ -211,7 +214,7 @@ int cgroup_create(const char *path, struct cgroup **out, struct err *e)
 
 	if (!cg)
 		return err_set(e, ENOMEM, "out of memory");
-	cg->oom_fd = cg->oom_fd2 = -1;
+	cg->oom_fd = cg->oom_fd2 = cg->dev_prog = -1;
 	cg->created_depth = INT_MAX;
 	cg->version = cgroup_version();
 	cg->path = strdup(path);
@@ -389,8 +392,144 @@ static int v2_write_max(const char *dir, const char *file, int64_t v, struct err
 	return v < 0 ? write_at(dir, file, "max", e) : write_num(dir, file, v, e);
 }
 
-/* Device rules need an eBPF program on v2; the VM is the device boundary in
- * the guest, so v2 does not filter devices (docs/agent.md). */
+/* ---- v2 device filter --------------------------------------------------
+ * v2 has no devices.allow: a BPF_PROG_TYPE_CGROUP_DEVICE program decides.
+ * It checks the rules from the last to the first (the last match wins, as
+ * with v1's lists) and allows what no rule matched (v1's initial state; a
+ * spec's first rule is usually "deny all"). */
+
+#define MAX_DEV_INSNS 4096
+
+struct insns {
+	struct bpf_insn v[MAX_DEV_INSNS];
+	int n;
+};
+
+static void emit(struct insns *p, uint8_t code, uint8_t dst, uint8_t src, int16_t off, int32_t imm)
+{
+	if (p->n < MAX_DEV_INSNS)
+		p->v[p->n] = (struct bpf_insn){
+		        .code = code, .dst_reg = dst, .src_reg = src, .off = off, .imm = imm};
+	p->n++;
+}
+
+/* Returns true when the rule matches everything: nothing after it runs (the
+ * verifier rejects unreachable code). */
+static bool dev_rule_insns(struct insns *p, const struct oci_dev_rule *d)
+{
+	int jumps[4], nj = 0;
+	int32_t acc = 0;
+
+	if (strchr(d->access, 'm'))
+		acc |= BPF_DEVCG_ACC_MKNOD;
+	if (strchr(d->access, 'r'))
+		acc |= BPF_DEVCG_ACC_READ;
+	if (strchr(d->access, 'w'))
+		acc |= BPF_DEVCG_ACC_WRITE;
+	if (d->type != 'a') {
+		jumps[nj++] = p->n;
+		emit(p, BPF_JMP32 | BPF_JNE | BPF_K, 2, 0, 0,
+		     d->type == 'b' ? BPF_DEVCG_DEV_BLOCK : BPF_DEVCG_DEV_CHAR);
+	}
+	if (acc != (BPF_DEVCG_ACC_MKNOD | BPF_DEVCG_ACC_READ | BPF_DEVCG_ACC_WRITE)) {
+		/* The access asked for must be within the rule's. */
+		emit(p, BPF_ALU64 | BPF_MOV | BPF_X, 6, 3, 0, 0);
+		emit(p, BPF_ALU64 | BPF_AND | BPF_K, 6, 0, 0, ~acc);
+		jumps[nj++] = p->n;
+		emit(p, BPF_JMP32 | BPF_JNE | BPF_K, 6, 0, 0, 0);
+	}
+	if (d->major >= 0) {
+		jumps[nj++] = p->n;
+		emit(p, BPF_JMP32 | BPF_JNE | BPF_K, 4, 0, 0, (int32_t)d->major);
+	}
+	if (d->minor >= 0) {
+		jumps[nj++] = p->n;
+		emit(p, BPF_JMP32 | BPF_JNE | BPF_K, 5, 0, 0, (int32_t)d->minor);
+	}
+	emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, d->allow ? 1 : 0);
+	emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	/* A mismatch skips to the next rule's block. */
+	for (int i = 0; i < nj && p->n <= MAX_DEV_INSNS; i++)
+		p->v[jumps[i]].off = (int16_t)(p->n - jumps[i] - 1);
+	return nj == 0;
+}
+
+static int bpf_sys(int cmd, union bpf_attr *attr)
+{
+	return (int)syscall(SYS_bpf, cmd, attr, sizeof(*attr));
+}
+
+static int v2_devices(struct cgroup *cg, const struct oci_resources *r, struct err *e)
+{
+	static char log[4096];
+	struct insns *p = calloc(1, sizeof(*p));
+	union bpf_attr attr;
+	int prog, dir = -1, rc = -1;
+	bool matched_all = false;
+
+	if (!p)
+		return err_set(e, ENOMEM, "out of memory");
+	/* r2 = device type, r3 = access, r4 = major, r5 = minor */
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, 2, 1, 0, 0);
+	emit(p, BPF_ALU64 | BPF_AND | BPF_K, 2, 0, 0, 0xffff);
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, 3, 1, 0, 0);
+	emit(p, BPF_ALU64 | BPF_RSH | BPF_K, 3, 0, 0, 16);
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, 4, 1, 4, 0);
+	emit(p, BPF_LDX | BPF_MEM | BPF_W, 5, 1, 8, 0);
+	for (size_t i = r->nr_devices; i-- > 0 && !matched_all;)
+		matched_all = dev_rule_insns(p, &r->devices[i]);
+	if (!matched_all) {
+		emit(p, BPF_ALU64 | BPF_MOV | BPF_K, 0, 0, 0, 1);
+		emit(p, BPF_JMP | BPF_EXIT, 0, 0, 0, 0);
+	}
+	if (p->n > MAX_DEV_INSNS) {
+		free(p);
+		return err_set(e, E2BIG, "linux.resources.devices: too many rules");
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.prog_type = BPF_PROG_TYPE_CGROUP_DEVICE;
+	attr.insns = (uint64_t)(uintptr_t)p->v;
+	attr.insn_cnt = (uint32_t)p->n;
+	attr.license = (uint64_t)(uintptr_t) "Apache-2.0";
+	attr.log_buf = (uint64_t)(uintptr_t)log;
+	attr.log_size = sizeof(log);
+	attr.log_level = 1;
+	log[0] = '\0';
+	prog = bpf_sys(BPF_PROG_LOAD, &attr);
+	free(p);
+	if (prog < 0)
+		return err_sys(e, "linux.resources.devices: load the device filter (%.200s)", log);
+	dir = open(cg->dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (dir < 0) {
+		err_sys(e, "open %s", cg->dirs[0]);
+		goto out;
+	}
+	memset(&attr, 0, sizeof(attr));
+	attr.target_fd = (uint32_t)dir;
+	attr.attach_bpf_fd = (uint32_t)prog;
+	attr.attach_type = BPF_CGROUP_DEVICE;
+	attr.attach_flags = BPF_F_ALLOW_MULTI;
+	if (bpf_sys(BPF_PROG_ATTACH, &attr) < 0) {
+		err_sys(e, "linux.resources.devices: attach the device filter");
+		goto out;
+	}
+	/* The new filter is on: take the previous one off. */
+	if (cg->dev_prog >= 0) {
+		attr.attach_bpf_fd = (uint32_t)cg->dev_prog;
+		attr.attach_flags = 0;
+		bpf_sys(BPF_PROG_DETACH, &attr);
+		close(cg->dev_prog);
+	}
+	cg->dev_prog = steal_fd(prog);
+	rc = 0;
+out:
+	if (prog >= 0)
+		close(prog);
+	if (dir >= 0)
+		close(dir);
+	return rc;
+}
+
 static int v2_apply(struct cgroup *cg, const struct oci_resources *r, struct err *e)
 {
 	const char *dir = cg->dirs[0];
@@ -432,6 +571,8 @@ static int v2_apply(struct cgroup *cg, const struct oci_resources *r, struct err
 		return -1;
 	if (r->pids_limit != OCI_UNSET &&
 	    v2_write_max(dir, "pids.max", r->pids_limit <= 0 ? -1 : r->pids_limit, e) < 0)
+		return -1;
+	if (r->nr_devices && v2_devices(cg, r, e) < 0)
 		return -1;
 	return 0;
 }
@@ -624,7 +765,9 @@ int cgroup_destroy(struct cgroup *cg, struct err *e)
 		close(cg->oom_fd);
 	if (cg->oom_fd2 >= 0)
 		close(cg->oom_fd2);
-	cg->oom_fd = cg->oom_fd2 = -1;
+	if (cg->dev_prog >= 0)
+		close(cg->dev_prog); /* detached with the cgroup */
+	cg->oom_fd = cg->oom_fd2 = cg->dev_prog = -1;
 	for (size_t i = 0; i < NR_V1; i++) {
 		char dir[PATH_MAX];
 		int depth = 0;
@@ -660,6 +803,8 @@ void cgroup_free(struct cgroup *cg)
 		close(cg->oom_fd);
 	if (cg->oom_fd2 >= 0)
 		close(cg->oom_fd2);
+	if (cg->dev_prog >= 0)
+		close(cg->dev_prog);
 	for (size_t i = 0; i < NR_V1; i++)
 		free(cg->dirs[i]);
 	free(cg->path);

@@ -1,6 +1,7 @@
 /* agent/cgroup.h: one container's cgroup, on cgroup v2 (the guest) or on the
  * v1 controller hierarchies (hosts that still mount them, where host-mode
- * tests run): create, join, limits, freezer, stats, OOM notification. */
+ * tests run): create, join, limits (devices: v1 lists or a v2 BPF filter),
+ * freezer, stats, OOM notification. */
 #ifndef HAKO_AGENT_CGROUP_H
 #define HAKO_AGENT_CGROUP_H
 

@@ -235,11 +235,25 @@ static int enter_host_sandbox(struct err *e)
 	return 0;
 }
 
+/* Kata's switch on the kernel command line: agent.log=debug. */
+static void guest_log_level(void)
+{
+	char *cmdline = NULL;
+
+	if (util_read_file("/proc/cmdline", 65536, &cmdline, NULL, NULL) < 0)
+		return;
+	for (char *p = strstr(cmdline, "agent.log=debug"); p; p = strstr(p + 1, "agent.log=debug"))
+		if (p == cmdline || p[-1] == ' ')
+			log_set_level(LOG_DEBUG);
+	free(cmdline);
+}
+
 static int guest_setup(struct err *e)
 {
 	if (mount_guest_basics(e) < 0)
 		return -1;
 	ensure_stdio();
+	guest_log_level();
 	if (cgroup_enable_controllers(e) < 0) {
 		log_warn("cgroup controllers: %s", e->msg);
 		err_clear(e);

@@ -20,9 +20,10 @@
 #define CONSOLE_NAME   "console.log"
 #define DEBUG_CMDLINE  "loglevel=7" /* after the default line's "quiet" */
 #define CMDLINE_APPEND 4096
-/* One hybrid-vsock handshake: the guest kernel answers a connection request
- * at once (even under software KVM), so a longer wait means a guest that
- * stopped; the caller gets control back to check and dial again. */
+/* Longest wait for one hybrid-vsock handshake. Once its vsock driver runs
+ * the guest kernel answers in milliseconds (even under software KVM); a
+ * guest still booting, or one that stopped, does not, and the caller gets
+ * control back to check alive() and dial again. */
 #define DIAL_TRY_MS 10000
 
 struct hv {
@@ -192,9 +193,9 @@ static int builtin_create(struct hv **out, const struct hv_config *cfg, struct e
 		err_set(e, ENAMETOOLONG, "builtin: socket path too long: %s", h->vsock_path);
 		goto fail;
 	}
-	h->console_path = h->cfg.console_log ? strdup(h->cfg.console_log) : NULL;
-	if (!h->console_path &&
-	    asprintf(&h->console_path, "%s/%s", h->cfg.run_dir, CONSOLE_NAME) < 0)
+	if (h->cfg.console_log)
+		h->console_path = strdup(h->cfg.console_log);
+	else if (asprintf(&h->console_path, "%s/%s", h->cfg.run_dir, CONSOLE_NAME) < 0)
 		h->console_path = NULL;
 	if (!h->console_path) {
 		err_set(e, ENOMEM, "builtin: out of memory");

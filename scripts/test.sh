@@ -17,6 +17,13 @@ if ! ninja -C "$build"; then
 	exit 1
 fi
 
+# The VM tests boot the agent initrd, which is keyed by the agent binary
+# just built: pack it again if the agent changed (cached otherwise).
+if [ -x guest/build-initrd.sh ] && [ -x "$build/agent/hako-agent" ]; then
+	guest/build-initrd.sh --if-available --agent "$build/agent/hako-agent" >/dev/null ||
+		echo "test: guest/build-initrd.sh failed; VM tests will skip" >&2
+fi
+
 meson test -C "$build" --print-errorlogs "$@"
 status=$?
 

@@ -52,18 +52,21 @@ int shim_io_path(const char *addr, const char **path, struct err *e)
 	return 0;
 }
 
-/* O_RDWR: a FIFO opens at once whether or not containerd reads yet, and
- * our close is the reader's EOF. */
+/* A FIFO opens O_RDWR: at once whether or not containerd reads yet, and
+ * our close is the reader's EOF. A file:// log is appended to. */
 static int open_output(const char *addr, int *fd, struct err *e)
 {
 	const char *path;
+	bool file;
 
 	*fd = -1;
 	if (shim_io_path(addr, &path, e) < 0)
 		return -1;
 	if (!path)
 		return 0;
-	*fd = open(path, O_RDWR | O_CLOEXEC);
+	file = !strncmp(addr, "file://", 7);
+	*fd = file ? open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0640)
+	           : open(path, O_RDWR | O_CLOEXEC);
 	if (*fd < 0)
 		return err_sys(e, "open %s", path);
 	return 0;
@@ -115,8 +118,9 @@ static void *relay_output(void *arg)
 
 	while (buf && (n = agent_read_stream(io->agent, io->cid, io->exec_id, r->stdout_, buf,
 	                                     IO_BUF, &e)) > 0) {
-		/* keep reading after the FIFO broke: the process must not block */
-		if (sink_ok && util_write_all(r->fd, buf, (size_t)n) < 0) {
+		/* without a sink (null io), or after it broke, the output is
+		 * still read: the process must not block on a full pipe */
+		if (sink_ok && r->fd >= 0 && util_write_all(r->fd, buf, (size_t)n) < 0) {
 			log_warn("%s: %s: %s", io->cid, r->stdout_ ? "stdout" : "stderr",
 			         strerror(errno));
 			sink_ok = false;
@@ -205,8 +209,8 @@ int shim_io_start(struct shim_io *io, struct err *e)
 	int r;
 
 	for (int i = 0; i < 2; i++) {
-		if (rs[i]->fd < 0)
-			continue;
+		if (io->terminal && rs[i] == &io->err)
+			continue; /* one stream: stdout */
 		r = pthread_create(&rs[i]->thread, NULL, relay_output, rs[i]);
 		if (r) {
 			errno = r;

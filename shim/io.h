@@ -14,7 +14,8 @@ struct shim_io_config {
 	struct agent *agent;
 	const char *cid;
 	const char *exec_id; /* NULL: the container's init */
-	/* containerd's paths ("" or NULL: none); "file://PATH" is a path too */
+	/* containerd's paths ("" or NULL: none); "file://PATH" (ctr --log-uri)
+	 * is a log file, appended to */
 	const char *stdin_path, *stdout_path, *stderr_path;
 	bool terminal; /* one stream: stderr is not read */
 };
@@ -23,7 +24,8 @@ struct shim_io;
 
 /* Open the output FIFOs (without waiting for a reader). */
 int shim_io_open(struct shim_io **out, const struct shim_io_config *cfg, struct err *e);
-/* Start the copies; call once the process runs. */
+/* Start the copies; call once the process runs. Output without a FIFO
+ * (null io) is read and dropped, so the process never blocks on it. */
 int shim_io_start(struct shim_io *io, struct err *e);
 /* Stop forwarding stdin and close the process's stdin (CloseIO). */
 void shim_io_close_stdin(struct shim_io *io);

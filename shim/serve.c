@@ -107,7 +107,7 @@ int shim_serve(const struct shim_args *a, struct err *e)
 	if (listening_socket(a, &listen_fd, e) < 0)
 		return -1;
 	if (shim_grouping_id(a->bundle ? a->bundle : cwd, a->id, &group, e) < 0 ||
-	    shim_run_dir(a->namespace_, group, run_dir, sizeof(run_dir), e) < 0)
+	    shim_run_dir(a->address, a->namespace_, group, run_dir, sizeof(run_dir), e) < 0)
 		goto out;
 	if (!a->socket &&
 	    shim_socket_address(a->address, a->namespace_, group, addr, sizeof(addr), e) < 0)

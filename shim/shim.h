@@ -48,9 +48,11 @@ int shim_socket_address(const char *containerd_address, const char *ns, const ch
  * malloc'd. A bundle without config.json keys by id. */
 int shim_grouping_id(const char *bundle_dir, const char *id, char **out, struct err *e);
 
-/* The run directory of the pod keyed (ns, group): SHIM_RUN_ROOT/<16 hex
- * digits of sha256("ns/group")>, short because VM sockets live in it. */
-int shim_run_dir(const char *ns, const char *group, char *buf, size_t size, struct err *e);
+/* The run directory of the pod keyed (containerd address, ns, group):
+ * SHIM_RUN_ROOT/<16 hex digits of the sha256 the socket address hashes>,
+ * short because VM sockets live in it, and distinct per containerd. */
+int shim_run_dir(const char *containerd_address, const char *ns, const char *group, char *buf,
+                 size_t size, struct err *e);
 
 /* `start`: reuse the running shim of the container's pod, or bind the
  * socket and launch a server (this binary, same flags, no action, socket

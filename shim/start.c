@@ -240,15 +240,16 @@ int shim_socket_address(const char *containerd_address, const char *ns, const ch
 	return 0;
 }
 
-int shim_run_dir(const char *ns, const char *group, char *buf, size_t size, struct err *e)
+int shim_run_dir(const char *containerd_address, const char *ns, const char *group, char *buf,
+                 size_t size, struct err *e)
 {
-	cleanup_free char *key = NULL;
+	const char *parts[] = {containerd_address ? containerd_address : "", ns, group};
+	char joined[PATH_MAX * 2], h[17];
 	uint8_t digest[32];
-	char h[17];
 
-	if (asprintf(&key, "%s/%s", ns, group) < 0)
-		return err_set(e, ENOMEM, "out of memory");
-	shim_sha256(key, strlen(key), digest);
+	if (go_join(parts, 3, joined, sizeof(joined), e) < 0)
+		return err_ctx(e, "run directory");
+	shim_sha256(joined, strlen(joined), digest);
 	hex(digest, 8, h);
 	if ((size_t)snprintf(buf, size, "%s/%s", SHIM_RUN_ROOT, h) >= size)
 		return err_set(e, ENAMETOOLONG, "run directory: buffer too small");
@@ -490,7 +491,7 @@ int shim_delete(const struct shim_args *a, uint8_t **out, size_t *len, struct er
 		log_warn("delete %s: unmount %s: %s", a->id, rootfs, strerror(errno));
 	if (shim_grouping_id(bundle, a->id, &group, e) < 0 ||
 	    shim_socket_address(a->address, a->namespace_, group, addr, sizeof(addr), e) < 0 ||
-	    shim_run_dir(a->namespace_, group, run_dir, sizeof(run_dir), e) < 0)
+	    shim_run_dir(a->address, a->namespace_, group, run_dir, sizeof(run_dir), e) < 0)
 		return err_ctx(e, "delete %s", a->id);
 	if (!socket_alive(socket_path(addr))) {
 		/* the pod's shim is gone: so is the point of its VM */

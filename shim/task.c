@@ -17,10 +17,8 @@
 #include <unistd.h>
 
 #include "lib/log.h"
-#include "lib/pbjson.h"
 #include "lib/util.h"
 #include "proto/containerd/events.pb-c.h"
-#include "proto/containerd/metrics.pb-c.h"
 #include "proto/containerd/shim.pb-c.h"
 #include "proto/empty.pb-c.h"
 #include "runtime/bundle.h"
@@ -31,79 +29,16 @@
 #include "shim/io.h"
 #include "shim/shim.h"
 #include "shim/task.h"
-
-#define STATUS(x)        CONTAINERD__V1__TYPES__STATUS__##x
-#define DRAIN_TIMEOUT_MS 5000
-#define REMOVE_TIMEOUT_S 10
-#define METRICS_TYPE_URL "io.containerd.cgroups.v1.Metrics"
-#define EXIT_UNKNOWN     255
-
-struct wait {
-	struct wait *next;
-	struct ttrpc_call *call;
-};
-
-struct ctr;
-
-struct proc {
-	struct proc *next; /* in ctr->execs */
-	struct ctr *c;
-	char *exec_id; /* NULL: the container's init */
-	char *stdin_, *stdout_, *stderr_;
-	bool terminal;
-	Grpc__Process *spec; /* exec: what to run */
-	Containerd__V1__Types__Status status;
-	uint32_t exit_status;
-	struct timespec exited_at;
-	struct shim_io *io;
-	pthread_t waiter;
-	bool waiter_running;
-	struct wait *waits;
-};
-
-struct ctr {
-	struct ctr *next;
-	struct shim_task *t;
-	char *id, *bundle, *rootfs;
-	bool rootfs_mounted;
-	struct proc init;
-	struct proc *execs;
-};
-
-struct job {
-	struct job *next;
-	void (*fn)(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n);
-	struct ttrpc_call *call;
-	uint8_t *payload;
-	size_t len;
-};
-
-struct shim_task {
-	char *ns, *run_dir;
-	struct loop *loop;
-	struct shim_events *events;
-	pthread_mutex_t lock; /* ctrs, process states, waits, jobs */
-	pthread_cond_t cond;
-	struct ctr *ctrs;
-	/* worker thread only */
-	struct sandbox *sb;
-	struct config *cfg;
-	char *kernel, *initrd;
-	pid_t vm_pid;
-	struct job *jobs, **jobs_tail;
-	bool stopping;
-	pthread_t worker;
-	bool worker_running;
-};
+#include "shim/task_internal.h"
 
 /* ---- helpers ---------------------------------------------------------------- */
 
-static const char *pid_name(const struct proc *p)
+const char *task_pid_name(const struct proc *p)
 {
 	return p->exec_id ? p->exec_id : p->c->id;
 }
 
-static struct ctr *find_ctr(struct shim_task *t, const char *id)
+struct ctr *task_find_ctr(struct shim_task *t, const char *id)
 {
 	for (struct ctr *c = t->ctrs; c; c = c->next)
 		if (!strcmp(c->id, id))
@@ -112,9 +47,9 @@ static struct ctr *find_ctr(struct shim_task *t, const char *id)
 }
 
 /* Under t->lock. exec_id "" is the init process. */
-static struct proc *find_proc(struct shim_task *t, const char *id, const char *exec_id)
+struct proc *task_find_proc(struct shim_task *t, const char *id, const char *exec_id)
 {
-	struct ctr *c = find_ctr(t, id);
+	struct ctr *c = task_find_ctr(t, id);
 
 	if (!c)
 		return NULL;
@@ -126,7 +61,7 @@ static struct proc *find_proc(struct shim_task *t, const char *id, const char *e
 	return NULL;
 }
 
-static void not_found(struct ttrpc_call *call, const char *id, const char *exec_id)
+void task_not_found(struct ttrpc_call *call, const char *id, const char *exec_id)
 {
 	if (exec_id && exec_id[0])
 		ttrpc_call_error(call, TTRPC_NOT_FOUND, "process %s of container %s: not found",
@@ -136,7 +71,7 @@ static void not_found(struct ttrpc_call *call, const char *id, const char *exec_
 }
 
 /* An error from the runtime as a ttrpc status. */
-static void fail(struct ttrpc_call *call, const struct err *e)
+void task_fail(struct ttrpc_call *call, const struct err *e)
 {
 	int code = TTRPC_UNKNOWN;
 
@@ -161,25 +96,25 @@ static void fail(struct ttrpc_call *call, const struct err *e)
 	ttrpc_call_error(call, code, "%s", e->msg);
 }
 
-static void reply_empty(struct ttrpc_call *call)
+void task_reply_empty(struct ttrpc_call *call)
 {
 	Google__Protobuf__Empty empty = GOOGLE__PROTOBUF__EMPTY__INIT;
 
 	ttrpc_call_reply_msg(call, &empty.base);
 }
 
-static void set_ts(Google__Protobuf__Timestamp *ts, const struct timespec *t)
+void task_set_ts(Google__Protobuf__Timestamp *ts, const struct timespec *t)
 {
 	ts->seconds = t->tv_sec;
 	ts->nanos = (int32_t)t->tv_nsec;
 }
 
-static char *dup_or_null(const char *s)
+char *task_dup_or_null(const char *s)
 {
 	return s && s[0] ? strdup(s) : NULL;
 }
 
-static void proc_free_fields(struct proc *p)
+void task_proc_free_fields(struct proc *p)
 {
 	shim_io_free(p->io);
 	if (p->spec)
@@ -195,7 +130,7 @@ static void wait_reply(struct ttrpc_call *call, const struct proc *p)
 	Containerd__Task__V2__WaitResponse resp = CONTAINERD__TASK__V2__WAIT_RESPONSE__INIT;
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 
-	set_ts(&ts, &p->exited_at);
+	task_set_ts(&ts, &p->exited_at);
 	resp.exit_status = p->exit_status;
 	resp.exited_at = &ts;
 	ttrpc_call_reply_msg(call, &resp.base);
@@ -229,9 +164,9 @@ static void proc_exited(struct shim_task *t, struct proc *p, uint32_t status)
 	p->waits = NULL;
 	pthread_mutex_unlock(&t->lock);
 
-	set_ts(&ts, &p->exited_at);
+	task_set_ts(&ts, &p->exited_at);
 	ev.container_id = p->c->id;
-	ev.id = (char *)pid_name(p);
+	ev.id = (char *)task_pid_name(p);
 	ev.pid = (uint32_t)t->vm_pid;
 	ev.exit_status = status;
 	ev.exited_at = &ts;
@@ -247,13 +182,13 @@ static void *waiter(void *arg)
 	int status;
 
 	if (agent_wait_process(sandbox_agent(t->sb), p->c->id, p->exec_id, &status, &e) < 0) {
-		log_warn("%s: wait: %s", pid_name(p), e.msg);
+		log_warn("%s: wait: %s", task_pid_name(p), e.msg);
 		status = EXIT_UNKNOWN;
 	}
 	/* every byte the process wrote reaches containerd before its exit */
 	if (p->io)
 		shim_io_finish(p->io, DRAIN_TIMEOUT_MS);
-	log_info("%s: exited with status %d", pid_name(p), status);
+	log_info("%s: exited with status %d", task_pid_name(p), status);
 	proc_exited(t, p, (uint32_t)status);
 	return NULL;
 }
@@ -441,7 +376,7 @@ static void do_create(struct shim_task *t, struct ttrpc_call *call, const uint8_
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	c = find_ctr(t, req->id);
+	c = task_find_ctr(t, req->id);
 	pthread_mutex_unlock(&t->lock);
 	if (c) {
 		ttrpc_call_error(call, TTRPC_ALREADY_EXISTS, "container %s: already exists",
@@ -457,12 +392,12 @@ static void do_create(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	c->init.c = c;
 	c->init.status = STATUS(CREATED);
 	c->init.terminal = req->terminal;
-	c->init.stdin_ = dup_or_null(req->stdin);
-	c->init.stdout_ = dup_or_null(req->stdout);
-	c->init.stderr_ = dup_or_null(req->stderr);
+	c->init.stdin_ = task_dup_or_null(req->stdin);
+	c->init.stdout_ = task_dup_or_null(req->stdout);
+	c->init.stderr_ = task_dup_or_null(req->stderr);
 	if (create(t, req, c, &e) < 0) {
 		log_error("create %s: %s", req->id, e.msg);
-		fail(call, &e);
+		task_fail(call, &e);
 		goto free_c;
 	}
 	pthread_mutex_lock(&t->lock);
@@ -487,7 +422,7 @@ static void do_create(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	goto out;
 free_c:
 	if (c) {
-		proc_free_fields(&c->init);
+		task_proc_free_fields(&c->init);
 		free(c->id);
 		free(c->bundle);
 		free(c->rootfs);
@@ -511,11 +446,11 @@ static int start_proc(struct shim_task *t, struct proc *p, struct err *e)
 	p->status = STATUS(RUNNING);
 	pthread_mutex_unlock(&t->lock);
 	if (p->io && shim_io_start(p->io, e) < 0)
-		log_warn("%s: %s", pid_name(p), e->msg);
+		log_warn("%s: %s", task_pid_name(p), e->msg);
 	r = pthread_create(&p->waiter, NULL, waiter, p);
 	if (r) {
 		errno = r;
-		return err_sys(e, "%s: waiter thread", pid_name(p));
+		return err_sys(e, "%s: waiter thread", task_pid_name(p));
 	}
 	p->waiter_running = true;
 	return 0;
@@ -535,17 +470,17 @@ static void do_start(struct shim_task *t, struct ttrpc_call *call, const uint8_t
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
+	pr = task_find_proc(t, req->id, req->exec_id);
 	created = pr && pr->status == STATUS(CREATED);
 	pthread_mutex_unlock(&t->lock);
 	if (!pr) {
-		not_found(call, req->id, req->exec_id);
+		task_not_found(call, req->id, req->exec_id);
 	} else if (!created) {
 		ttrpc_call_error(call, TTRPC_FAILED_PRECONDITION, "%s: not in the created state",
-		                 pid_name(pr));
+		                 task_pid_name(pr));
 	} else if (start_proc(t, pr, &e) < 0) {
-		log_error("start %s: %s", pid_name(pr), e.msg);
-		fail(call, &e);
+		log_error("start %s: %s", task_pid_name(pr), e.msg);
+		task_fail(call, &e);
 	} else {
 		if (pr->exec_id) {
 			Containerd__Events__TaskExecStarted ev =
@@ -598,17 +533,17 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
+	pr = task_find_proc(t, req->id, req->exec_id);
 	c = pr ? pr->c : NULL;
 	running = pr && (pr->status == STATUS(RUNNING) || pr->status == STATUS(PAUSED));
 	pthread_mutex_unlock(&t->lock);
 	if (!pr) {
-		not_found(call, req->id, req->exec_id);
+		task_not_found(call, req->id, req->exec_id);
 		goto out;
 	}
 	if (running) {
 		ttrpc_call_error(call, TTRPC_FAILED_PRECONDITION,
-		                 "%s: cannot delete a running process", pid_name(pr));
+		                 "%s: cannot delete a running process", task_pid_name(pr));
 		goto out;
 	}
 	if (!pr->exec_id) {
@@ -622,15 +557,15 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	}
 	proc_discard(t, pr);
 
-	set_ts(&ts, &pr->exited_at);
+	task_set_ts(&ts, &pr->exited_at);
 	resp.pid = ev.pid = (uint32_t)t->vm_pid;
 	resp.exit_status = ev.exit_status = pr->exit_status;
 	resp.exited_at = ev.exited_at = &ts;
 	ev.container_id = req->id;
-	ev.id = (char *)pid_name(pr);
+	ev.id = (char *)task_pid_name(pr);
 	shim_events_publish(t->events, SHIM_TOPIC_DELETE, &ev.base);
 	ttrpc_call_reply_msg(call, &resp.base);
-	log_info("%s: deleted", pid_name(pr));
+	log_info("%s: deleted", task_pid_name(pr));
 
 	pthread_mutex_lock(&t->lock);
 	if (pr->exec_id) {
@@ -639,7 +574,7 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 		while (*pp != pr)
 			pp = &(*pp)->next;
 		*pp = pr->next;
-		proc_free_fields(pr);
+		task_proc_free_fields(pr);
 		free(pr);
 	} else {
 		struct ctr **cp = &t->ctrs;
@@ -651,10 +586,10 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 			struct proc *x = c->execs;
 
 			c->execs = x->next;
-			proc_free_fields(x);
+			task_proc_free_fields(x);
 			free(x);
 		}
-		proc_free_fields(&c->init);
+		task_proc_free_fields(&c->init);
 		free(c->id);
 		free(c->bundle);
 		free(c->rootfs);
@@ -680,12 +615,12 @@ static void do_kill(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
+	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr)
 		st = pr->status;
 	pthread_mutex_unlock(&t->lock);
 	if (!pr) {
-		not_found(call, req->id, req->exec_id);
+		task_not_found(call, req->id, req->exec_id);
 	} else if (st == STATUS(STOPPED)) {
 		/* what containerd's runc shim answers, and containerd expects */
 		ttrpc_call_error(call, TTRPC_NOT_FOUND, "process already finished: not found");
@@ -694,411 +629,18 @@ static void do_kill(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 		if (pr->io)
 			shim_io_finish(pr->io, 0);
 		proc_exited(t, pr, 128 + req->signal);
-		reply_empty(call);
+		task_reply_empty(call);
 	} else if (agent_signal_process(sandbox_agent(t->sb), req->id, pr->exec_id,
 	                                (int)req->signal, &e) < 0) {
-		fail(call, &e);
+		task_fail(call, &e);
 	} else {
 		/* all: the agent signals the container's init, whose pid
 		 * namespace takes every other process of it along */
-		log_info("%s: signal %u%s", pid_name(pr), req->signal, req->all ? " (all)" : "");
-		reply_empty(call);
+		log_info("%s: signal %u%s", task_pid_name(pr), req->signal,
+		         req->all ? " (all)" : "");
+		task_reply_empty(call);
 	}
 	containerd__task__v2__kill_request__free_unpacked(req, NULL);
-}
-
-/* The Any containerd sends for a process spec is its OCI JSON. */
-static int any_json(const Google__Protobuf__Any *any, const ProtobufCMessageDescriptor *d,
-                    ProtobufCMessage **out, struct err *e)
-{
-	cleanup_free char *json = NULL;
-
-	if (!any)
-		return err_set(e, EINVAL, "missing %s", d->short_name);
-	json = strndup((const char *)any->value.data, any->value.len);
-	if (!json)
-		return err_set(e, ENOMEM, "out of memory");
-	if (pbjson_from_string(d, json, PBJSON_OCI | PBJSON_LENIENT, out, e) < 0)
-		return err_ctx(e, "%s (%s)", d->short_name, any->type_url);
-	return 0;
-}
-
-static void do_exec(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__ExecProcessRequest *req;
-	Containerd__Events__TaskExecAdded ev = CONTAINERD__EVENTS__TASK_EXEC_ADDED__INIT;
-	struct shim_io_config io = {0};
-	ProtobufCMessage *spec = NULL;
-	struct proc *pr = NULL;
-	struct ctr *c;
-	struct err e;
-
-	req = containerd__task__v2__exec_process_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ExecProcessRequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	c = find_ctr(t, req->id);
-	if (c && req->exec_id[0] && find_proc(t, req->id, req->exec_id)) {
-		pthread_mutex_unlock(&t->lock);
-		ttrpc_call_error(call, TTRPC_ALREADY_EXISTS, "exec %s: already exists",
-		                 req->exec_id);
-		goto out;
-	}
-	pthread_mutex_unlock(&t->lock);
-	if (!c || !req->exec_id[0]) {
-		not_found(call, req->id, "");
-		goto out;
-	}
-	if (any_json(req->spec, &grpc__process__descriptor, &spec, &e) < 0) {
-		fail(call, &e);
-		goto out;
-	}
-	pr = calloc(1, sizeof(*pr));
-	if (!pr || !(pr->exec_id = strdup(req->exec_id))) {
-		ttrpc_call_error(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
-	pr->c = c;
-	pr->spec = (Grpc__Process *)steal_ptr(spec);
-	pr->status = STATUS(CREATED);
-	pr->terminal = req->terminal;
-	pr->stdin_ = dup_or_null(req->stdin);
-	pr->stdout_ = dup_or_null(req->stdout);
-	pr->stderr_ = dup_or_null(req->stderr);
-	io.agent = sandbox_agent(t->sb);
-	io.cid = req->id;
-	io.exec_id = req->exec_id;
-	io.stdin_path = req->stdin;
-	io.stdout_path = req->stdout;
-	io.stderr_path = req->stderr;
-	io.terminal = req->terminal;
-	if (shim_io_open(&pr->io, &io, &e) < 0) {
-		fail(call, &e);
-		goto out;
-	}
-	pthread_mutex_lock(&t->lock);
-	pr->next = c->execs;
-	c->execs = pr;
-	pthread_mutex_unlock(&t->lock);
-	ev.container_id = req->id;
-	ev.exec_id = req->exec_id;
-	shim_events_publish(t->events, SHIM_TOPIC_EXEC_ADDED, &ev.base);
-	reply_empty(call);
-	pr = NULL;
-out:
-	if (pr) {
-		proc_free_fields(pr);
-		free(pr);
-	}
-	if (spec)
-		protobuf_c_message_free_unpacked(spec, NULL);
-	containerd__task__v2__exec_process_request__free_unpacked(req, NULL);
-}
-
-static void do_resize_pty(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__ResizePtyRequest *req;
-	struct proc *pr;
-	struct err e;
-
-	req = containerd__task__v2__resize_pty_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ResizePtyRequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
-	pthread_mutex_unlock(&t->lock);
-	if (!pr)
-		not_found(call, req->id, req->exec_id);
-	else if (agent_tty_resize(sandbox_agent(t->sb), req->id, pr->exec_id, req->height,
-	                          req->width, &e) < 0)
-		fail(call, &e);
-	else
-		reply_empty(call);
-	containerd__task__v2__resize_pty_request__free_unpacked(req, NULL);
-}
-
-static void do_close_io(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__CloseIORequest *req;
-	struct proc *pr;
-
-	req = containerd__task__v2__close_iorequest__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable CloseIORequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
-	pthread_mutex_unlock(&t->lock);
-	if (!pr) {
-		not_found(call, req->id, req->exec_id);
-	} else {
-		if (req->stdin && pr->io)
-			shim_io_close_stdin(pr->io);
-		reply_empty(call);
-	}
-	containerd__task__v2__close_iorequest__free_unpacked(req, NULL);
-}
-
-/* ---- Pause / Resume / Update / Stats / Pids --------------------------------------- */
-
-static void pause_resume(struct shim_task *t, struct ttrpc_call *call, const char *id, bool pause)
-{
-	struct proc *pr;
-	struct err e;
-	int r;
-
-	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, id, "");
-	pthread_mutex_unlock(&t->lock);
-	if (!pr) {
-		not_found(call, id, "");
-		return;
-	}
-	r = pause ? agent_pause_container(sandbox_agent(t->sb), id, &e)
-	          : agent_resume_container(sandbox_agent(t->sb), id, &e);
-	if (r < 0) {
-		fail(call, &e);
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	if (pr->status != STATUS(STOPPED))
-		pr->status = pause ? STATUS(PAUSED) : STATUS(RUNNING);
-	pthread_mutex_unlock(&t->lock);
-	if (pause) {
-		Containerd__Events__TaskPaused ev = CONTAINERD__EVENTS__TASK_PAUSED__INIT;
-
-		ev.container_id = (char *)id;
-		shim_events_publish(t->events, SHIM_TOPIC_PAUSED, &ev.base);
-	} else {
-		Containerd__Events__TaskResumed ev = CONTAINERD__EVENTS__TASK_RESUMED__INIT;
-
-		ev.container_id = (char *)id;
-		shim_events_publish(t->events, SHIM_TOPIC_RESUMED, &ev.base);
-	}
-	reply_empty(call);
-}
-
-static void do_pause(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__PauseRequest *req =
-	        containerd__task__v2__pause_request__unpack(NULL, n, p);
-
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable PauseRequest");
-		return;
-	}
-	pause_resume(t, call, req->id, true);
-	containerd__task__v2__pause_request__free_unpacked(req, NULL);
-}
-
-static void do_resume(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__ResumeRequest *req =
-	        containerd__task__v2__resume_request__unpack(NULL, n, p);
-
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ResumeRequest");
-		return;
-	}
-	pause_resume(t, call, req->id, false);
-	containerd__task__v2__resume_request__free_unpacked(req, NULL);
-}
-
-static void do_update(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__UpdateTaskRequest *req;
-	ProtobufCMessage *res = NULL;
-	struct err e;
-	bool known;
-
-	req = containerd__task__v2__update_task_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable UpdateTaskRequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	known = find_ctr(t, req->id) != NULL;
-	pthread_mutex_unlock(&t->lock);
-	if (!known)
-		not_found(call, req->id, "");
-	else if (any_json(req->resources, &grpc__linux_resources__descriptor, &res, &e) < 0 ||
-	         agent_update_container(sandbox_agent(t->sb), req->id, (Grpc__LinuxResources *)res,
-	                                &e) < 0)
-		fail(call, &e);
-	else
-		reply_empty(call);
-	if (res)
-		protobuf_c_message_free_unpacked(res, NULL);
-	containerd__task__v2__update_task_request__free_unpacked(req, NULL);
-}
-
-static uint64_t mem_stat(const Grpc__MemoryStats *m, const char *key)
-{
-	for (size_t i = 0; i < m->n_stats; i++)
-		if (!strcmp(m->stats[i]->key, key))
-			return m->stats[i]->value;
-	return 0;
-}
-
-static void mem_entry(Io__Containerd__Cgroups__V1__MemoryEntry *out, const Grpc__MemoryData *d)
-{
-	if (!d)
-		return;
-	out->usage = d->usage;
-	out->max = d->max_usage;
-	out->failcnt = d->failcnt;
-	out->limit = d->limit;
-}
-
-/* The agent's cgroup statistics as containerd's cgroups v1 Metrics. */
-static void fill_metrics(Io__Containerd__Cgroups__V1__Metrics *m, const Grpc__CgroupStats *cg,
-                         Io__Containerd__Cgroups__V1__PidsStat *pids,
-                         Io__Containerd__Cgroups__V1__CPUStat *cpu,
-                         Io__Containerd__Cgroups__V1__CPUUsage *usage,
-                         Io__Containerd__Cgroups__V1__Throttle *thr,
-                         Io__Containerd__Cgroups__V1__MemoryStat *mem,
-                         Io__Containerd__Cgroups__V1__MemoryEntry ent[3])
-{
-	if (!cg)
-		return;
-	if (cg->pids_stats) {
-		pids->current = cg->pids_stats->current;
-		pids->limit = cg->pids_stats->limit;
-		m->pids = pids;
-	}
-	if (cg->cpu_stats && cg->cpu_stats->cpu_usage) {
-		const Grpc__CpuUsage *u = cg->cpu_stats->cpu_usage;
-
-		usage->total = u->total_usage;
-		usage->kernel = u->usage_in_kernelmode;
-		usage->user = u->usage_in_usermode;
-		usage->n_per_cpu = u->n_percpu_usage;
-		usage->per_cpu = u->percpu_usage;
-		cpu->usage = usage;
-		if (cg->cpu_stats->throttling_data) {
-			thr->periods = cg->cpu_stats->throttling_data->periods;
-			thr->throttled_periods = cg->cpu_stats->throttling_data->throttled_periods;
-			thr->throttled_time = cg->cpu_stats->throttling_data->throttled_time;
-			cpu->throttling = thr;
-		}
-		m->cpu = cpu;
-	}
-	if (cg->memory_stats) {
-		const Grpc__MemoryStats *ms = cg->memory_stats;
-
-		mem->cache = ms->cache;
-		mem->rss = mem_stat(ms, "rss");
-		mem->mapped_file = mem_stat(ms, "mapped_file");
-		mem->pg_fault = mem_stat(ms, "pgfault");
-		mem->pg_maj_fault = mem_stat(ms, "pgmajfault");
-		mem->inactive_file = mem_stat(ms, "inactive_file");
-		mem->active_file = mem_stat(ms, "active_file");
-		mem->inactive_anon = mem_stat(ms, "inactive_anon");
-		mem->active_anon = mem_stat(ms, "active_anon");
-		mem_entry(&ent[0], ms->usage);
-		mem_entry(&ent[1], ms->swap_usage);
-		mem_entry(&ent[2], ms->kernel_usage);
-		mem->usage = &ent[0];
-		mem->swap = &ent[1];
-		mem->kernel = &ent[2];
-		m->memory = mem;
-	}
-}
-
-static void do_stats(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__StatsRequest *req;
-	Containerd__Task__V2__StatsResponse resp = CONTAINERD__TASK__V2__STATS_RESPONSE__INIT;
-	Io__Containerd__Cgroups__V1__Metrics m = IO__CONTAINERD__CGROUPS__V1__METRICS__INIT;
-	Io__Containerd__Cgroups__V1__PidsStat pids = IO__CONTAINERD__CGROUPS__V1__PIDS_STAT__INIT;
-	Io__Containerd__Cgroups__V1__CPUStat cpu = IO__CONTAINERD__CGROUPS__V1__CPUSTAT__INIT;
-	Io__Containerd__Cgroups__V1__CPUUsage usage = IO__CONTAINERD__CGROUPS__V1__CPUUSAGE__INIT;
-	Io__Containerd__Cgroups__V1__Throttle thr = IO__CONTAINERD__CGROUPS__V1__THROTTLE__INIT;
-	Io__Containerd__Cgroups__V1__MemoryStat mem =
-	        IO__CONTAINERD__CGROUPS__V1__MEMORY_STAT__INIT;
-	Io__Containerd__Cgroups__V1__MemoryEntry ent[3] = {
-	        IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT,
-	        IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT,
-	        IO__CONTAINERD__CGROUPS__V1__MEMORY_ENTRY__INIT};
-	Google__Protobuf__Any any = GOOGLE__PROTOBUF__ANY__INIT;
-	Grpc__StatsContainerResponse *st = NULL;
-	cleanup_free uint8_t *buf = NULL;
-	bool known;
-	struct err e;
-
-	req = containerd__task__v2__stats_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StatsRequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	known = find_ctr(t, req->id) != NULL;
-	pthread_mutex_unlock(&t->lock);
-	if (!known) {
-		not_found(call, req->id, "");
-		goto out;
-	}
-	if (agent_stats_container(sandbox_agent(t->sb), req->id, &st, &e) < 0) {
-		fail(call, &e);
-		goto out;
-	}
-	fill_metrics(&m, st->cgroup_stats, &pids, &cpu, &usage, &thr, &mem, ent);
-	any.value.len = protobuf_c_message_get_packed_size(&m.base);
-	buf = malloc(any.value.len ? any.value.len : 1);
-	if (!buf) {
-		ttrpc_call_error(call, TTRPC_RESOURCE_EXHAUSTED, "out of memory");
-		goto out;
-	}
-	protobuf_c_message_pack(&m.base, buf);
-	any.value.data = buf;
-	any.type_url = METRICS_TYPE_URL;
-	resp.stats = &any;
-	ttrpc_call_reply_msg(call, &resp.base);
-out:
-	if (st)
-		protobuf_c_message_free_unpacked(&st->base, NULL);
-	containerd__task__v2__stats_request__free_unpacked(req, NULL);
-}
-
-static void do_pids(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	Containerd__Task__V2__PidsRequest *req;
-	Containerd__Task__V2__PidsResponse resp = CONTAINERD__TASK__V2__PIDS_RESPONSE__INIT;
-	Containerd__V1__Types__ProcessInfo info = CONTAINERD__V1__TYPES__PROCESS_INFO__INIT;
-	Containerd__V1__Types__ProcessInfo *infos[1] = {&info};
-	bool known;
-
-	req = containerd__task__v2__pids_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable PidsRequest");
-		return;
-	}
-	pthread_mutex_lock(&t->lock);
-	known = find_ctr(t, req->id) != NULL;
-	pthread_mutex_unlock(&t->lock);
-	if (!known) {
-		not_found(call, req->id, "");
-	} else {
-		/* guest pids mean nothing on the host: the VM stands for them */
-		info.pid = (uint32_t)t->vm_pid;
-		resp.n_processes = 1;
-		resp.processes = infos;
-		ttrpc_call_reply_msg(call, &resp.base);
-	}
-	containerd__task__v2__pids_request__free_unpacked(req, NULL);
-}
-
-static void do_checkpoint(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
-{
-	(void)t;
-	(void)p;
-	(void)n;
-	ttrpc_call_error(call, TTRPC_UNIMPLEMENTED, "not supported: checkpoint");
 }
 
 static void do_shutdown(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
@@ -1111,11 +653,11 @@ static void do_shutdown(struct shim_task *t, struct ttrpc_call *call, const uint
 	busy = t->ctrs != NULL;
 	pthread_mutex_unlock(&t->lock);
 	if (busy) { /* other containers of the pod still use this shim */
-		reply_empty(call);
+		task_reply_empty(call);
 		return;
 	}
 	stop_vm(t);
-	reply_empty(call);
+	task_reply_empty(call);
 	log_info("shutdown");
 	loop_stop(t->loop);
 }
@@ -1136,7 +678,7 @@ static void on_state(struct ttrpc_call *call, const uint8_t *p, size_t n, void *
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
+	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr) {
 		resp.id = pr->c->id;
 		resp.bundle = pr->c->bundle;
@@ -1149,14 +691,14 @@ static void on_state(struct ttrpc_call *call, const uint8_t *p, size_t n, void *
 		resp.exit_status = pr->exit_status;
 		resp.exec_id = pr->exec_id ? pr->exec_id : "";
 		if (pr->status == STATUS(STOPPED)) {
-			set_ts(&ts, &pr->exited_at);
+			task_set_ts(&ts, &pr->exited_at);
 			resp.exited_at = &ts;
 		}
 		ttrpc_call_reply_msg(call, &resp.base);
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!pr)
-		not_found(call, req->id, req->exec_id);
+		task_not_found(call, req->id, req->exec_id);
 	containerd__task__v2__state_request__free_unpacked(req, NULL);
 }
 
@@ -1174,7 +716,7 @@ static void on_wait(struct ttrpc_call *call, const uint8_t *p, size_t n, void *o
 		return;
 	}
 	pthread_mutex_lock(&t->lock);
-	pr = find_proc(t, req->id, req->exec_id);
+	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr && pr->status == STATUS(STOPPED)) {
 		stopped = true;
 	} else if (pr) {
@@ -1187,7 +729,7 @@ static void on_wait(struct ttrpc_call *call, const uint8_t *p, size_t n, void *o
 	}
 	pthread_mutex_unlock(&t->lock);
 	if (!pr)
-		not_found(call, req->id, req->exec_id);
+		task_not_found(call, req->id, req->exec_id);
 	else if (stopped)
 		wait_reply(call, pr);
 	else if (!w)
@@ -1269,19 +811,25 @@ static void enqueue(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 		enqueue(opaque, call, p, n, do_##name);                                            \
 	}
 
+#define ON_WORKER_OPS(name)                                                                        \
+	static void q_##name(struct ttrpc_call *call, const uint8_t *p, size_t n, void *opaque)    \
+	{                                                                                          \
+		enqueue(opaque, call, p, n, task_do_##name);                                       \
+	}
+
 ON_WORKER(create)
 ON_WORKER(start)
 ON_WORKER(delete)
-ON_WORKER(pids)
-ON_WORKER(pause)
-ON_WORKER(resume)
-ON_WORKER(checkpoint)
+ON_WORKER_OPS(pids)
+ON_WORKER_OPS(pause)
+ON_WORKER_OPS(resume)
+ON_WORKER_OPS(checkpoint)
 ON_WORKER(kill)
-ON_WORKER(exec)
-ON_WORKER(resize_pty)
-ON_WORKER(close_io)
-ON_WORKER(update)
-ON_WORKER(stats)
+ON_WORKER_OPS(exec)
+ON_WORKER_OPS(resize_pty)
+ON_WORKER_OPS(close_io)
+ON_WORKER_OPS(update)
+ON_WORKER_OPS(stats)
 ON_WORKER(shutdown)
 
 static const struct ttrpc_method methods[] = {
@@ -1361,14 +909,14 @@ void shim_task_free(struct shim_task *t)
 			c->execs = x->next;
 			if (x->waiter_running)
 				pthread_join(x->waiter, NULL);
-			proc_free_fields(x);
+			task_proc_free_fields(x);
 			free(x);
 		}
 		if (c->init.waiter_running)
 			pthread_join(c->init.waiter, NULL);
 		if (c->rootfs_mounted)
 			umount2(c->rootfs, MNT_DETACH);
-		proc_free_fields(&c->init);
+		task_proc_free_fields(&c->init);
 		free(c->id);
 		free(c->bundle);
 		free(c->rootfs);

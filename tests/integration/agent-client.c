@@ -678,6 +678,35 @@ static void test_rootfs(void)
 	check(simple("RemoveContainer", "c5") == 0, "RemoveContainer c5");
 }
 
+/* Device access rules (cgroup v1 lists, or the v2 BPF filter). */
+static void test_devices(void)
+{
+	struct spec_opts o = {
+	        .resources = "{\"devices\":[{\"allow\":false,\"access\":\"rwm\"},"
+	                     "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":3,"
+	                     "\"access\":\"rwm\"},"
+	                     "{\"allow\":true,\"type\":\"c\",\"major\":1,\"minor\":5,"
+	                     "\"access\":\"r\"}]}",
+	};
+	char *s;
+
+	check(create_opts(
+	              "c6",
+	              "[\"sh\",\"-c\",\"echo x > /dev/null && echo null-ok; "
+	              "head -c 1 /dev/zero > /dev/null && echo zero-read-ok; "
+	              "(echo x > /dev/zero) 2>/dev/null || echo zero-write-denied; "
+	              "(head -c 1 /dev/urandom > /dev/null) 2>/dev/null || echo urandom-denied\"]",
+	              &o, NULL) == 0,
+	      "CreateContainer c6 (device rules)");
+	check(simple("StartContainer", "c6") == 0, "StartContainer c6");
+	s = read_all("ReadStdout", "c6", "c6");
+	check(s && !strcmp(s, "null-ok\nzero-read-ok\nzero-write-denied\nurandom-denied\n"),
+	      "device rules: allowed, read-only and denied devices (%s)", s ? s : "(error)");
+	free(s);
+	check(wait_status("c6", "c6") == 0, "WaitProcess c6: 0");
+	check(simple("RemoveContainer", "c6") == 0, "RemoveContainer c6");
+}
+
 static int has_iface(Grpc__Interfaces *l, const char *name)
 {
 	for (size_t i = 0; l && i < l->n_interfaces; i++)
@@ -870,6 +899,7 @@ int main(int argc, char **argv)
 	test_oom();
 	test_user();
 	test_rootfs();
+	test_devices();
 	test_guest();
 	test_errors();
 	if (t.agent_pid) {

@@ -25,6 +25,8 @@ kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel n
 busybox=$(command -v busybox) || skip "needs busybox-static"
 file -L "$busybox" | grep -q 'statically linked' || skip "needs a static busybox"
 
+# meson's timeout is 900 s: the second boot gets what the first one left
+deadline=$(($(date +%s) + 870))
 tmp=$(mktemp -d /tmp/hako-builtin.XXXXXX)
 # shellcheck disable=SC2317 # called by the trap
 cleanup() {
@@ -51,7 +53,7 @@ for app in sh echo true; do
 	ln -s busybox "$rootfs/bin/$app"
 done
 
-timeout -k 10 700 "$test_bin" "$kernel" "$tmp/initrd" "$rootfs" "$tmp"
+timeout -k 10 660 "$test_bin" "$kernel" "$tmp/initrd" "$rootfs" "$tmp"
 rc=$?
 [ "$rc" = 77 ] && exit 77
 [ "$rc" = 0 ] || fail "builtin-agent exited with $rc"
@@ -60,6 +62,13 @@ if [ "$failures" != 0 ]; then
 fi
 
 # The CLI smoke: one more boot, the builtin driver in hako's monitor process.
+# Under software KVM on a loaded machine a boot alone can take minutes.
+left=$((deadline - $(date +%s)))
+if [ "$left" -lt 240 ]; then
+	echo "note: only $left s left, hako run smoke not tried"
+	echo "builtin-agent.sh: ok (driver checks only)"
+	exit 0
+fi
 cat >"$tmp/config.toml" <<TOML
 [hypervisor.builtin]
 kernel = "$kernel"
@@ -70,7 +79,7 @@ default_memory = 256
 dial_timeout = 600
 TOML
 start=$(date +%s%N)
-out=$(timeout -k 10 700 "$hako" --root "$tmp/state" --config "$tmp/config.toml" \
+out=$(timeout -k 10 "$left" "$hako" --root "$tmp/state" --config "$tmp/config.toml" \
 	--hypervisor builtin run --rm --rootfs "$rootfs" smoke -- echo hi 2>"$tmp/err")
 rc=$?
 echo "hako --hypervisor builtin run: $((($(date +%s%N) - start) / 1000000)) ms, status $rc"

@@ -34,16 +34,15 @@ SHIM_DIR=$(mktemp -d /tmp/hako-shim-test.XXXXXX)
 # shellcheck source=tests/integration/shim-lib.sh
 . "$(dirname "$0")/shim-lib.sh"
 EVENTS_PID=
-runs_before=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	for id in t3 c2 p1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	for id in t3 c2 p1 d1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 c2 p1; do
+	for id in t1 t2 t3 t4 t5 t6 c2 p1 tt1 d1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -71,6 +70,10 @@ ctrd() {
 # ctr's task list has ID in STATUS
 task_is() {
 	ctr -a "$SHIM_DIR/c.sock" tasks ls | grep -q "^$1 .*$2"
+}
+
+no_process() {
+	! pgrep -f -- "$1" >/dev/null
 }
 
 shims() {
@@ -104,6 +107,19 @@ rc=$?
 check "exit code 3 comes back (rc=$rc)" [ "$rc" = 3 ]
 check "stdout and stderr kept apart" grep -qx out "$SHIM_DIR/t2.out"
 check "stderr reaches ctr" grep -qx err "$SHIM_DIR/t2.err"
+
+# no byte lost at exit: the last line of a long output arrives
+n=$(ctrd run --rm --runtime "$RT" "$IMG" t6 seq 1 30000 </dev/null | tail -1)
+check "all of a long output arrives before the exit (last line '$n')" [ "$n" = 30000 ]
+
+# more output than a pipe holds, with nobody reading it (--null-io), and
+# into a log file (--log-uri file://)
+ctrd run --rm --null-io --runtime "$RT" "$IMG" t4 sh -c 'yes | head -c 300000; exit 5' </dev/null
+rc=$?
+check "null io: the output is drained, exit code 5 comes back (rc=$rc)" [ "$rc" = 5 ]
+ctrd run --rm --log-uri "file://$SHIM_DIR/t5.log" --runtime "$RT" "$IMG" t5 \
+	sh -c 'echo to-log; echo err-log >&2' </dev/null
+check "log-uri file:// gets stdout and stderr" sh -c "grep -qx to-log '$SHIM_DIR/t5.log' && grep -qx err-log '$SHIM_DIR/t5.log'"
 
 # 2. a detached task: exec, pause/resume, metrics, kill
 if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
@@ -156,6 +172,35 @@ else
 	check "run -d pod sandbox" false
 fi
 
+# 4. a terminal: ctr -t gives the process a tty; its exit code comes back
+if command -v script >/dev/null; then
+	timeout 180 script -qec "ctr -a '$SHIM_DIR/c.sock' run --rm -t --runtime $RT $IMG tt1 sh -c 'tty; exit 4'" \
+		/dev/null </dev/null >"$SHIM_DIR/tty.out"
+	rc=$?
+	# script's terminal echoes a NUL written to it as "^@" (not from the guest:
+	# ctr run -t with runc shows it too); keep the last line
+	out=$(tr -d '\r' <"$SHIM_DIR/tty.out" | tail -1 | sed 's/^\^@//')
+	check "terminal: the process has a tty (out='$out', rc=$rc)" test "$rc" = 4 -a "$out" = /dev/pts/0
+fi
+
+# 5. a shim killed under a running task: containerd runs our `delete`,
+# which ends the VM it left and removes its run directory and mounts
+if ctrd run -d --runtime "$RT" "$IMG" d1 sleep 600 </dev/null >/dev/null; then
+	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/d1" | sha256sum | cut -d' ' -f1)
+	run=/run/hako/shim/${digest:0:16}
+	check "run directory of d1 exists" [ -d "$run" ]
+	pkill -KILL -f -- "-id d1 -address $SHIM_DIR/c.sock"
+	for _ in $(seq 50); do
+		[ -e "$run" ] || break
+		sleep 0.2
+	done
+	check "killed shim: its run directory is gone" [ ! -e "$run" ]
+	check "killed shim: its VM is gone" no_process "$run/"
+	ctrd containers delete d1
+else
+	check "run -d d1" false
+fi
+
 sleep 0.5
 kill "$EVENTS_PID" 2>/dev/null
 wait "$EVENTS_PID" 2>/dev/null
@@ -168,15 +213,17 @@ check "events create, start, exit, delete in order" \
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
-# 4. nothing left behind
+# 6. nothing left behind
 sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
-check "no mount left" sh -c "! grep -q ' $SHIM_DIR/\| /run/hako/shim' /proc/self/mountinfo"
-runs_after=$(find /run/hako/shim -mindepth 1 -maxdepth 1 2>/dev/null | sort)
-check "no run directory left" [ "$runs_before" = "$runs_after" ]
-for id in t1 t2 t3 p1; do
-	sock=/run/containerd/s/$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
-	check "no socket left for $id" [ ! -e "$sock" ]
+check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
+# each pod's socket and run directory are named by sha256(address/ns/pod)
+for id in t1 t2 t3 t4 t5 t6 p1 tt1 d1; do
+	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
+	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
+	run=/run/hako/shim/${digest:0:16}
+	check "no run directory left for $id" [ ! -e "$run" ]
+	check "no mount left for $id" sh -c "! grep -q ' $run' /proc/self/mountinfo"
 done
 
 if [ "$fails" != 0 ]; then

@@ -1,7 +1,8 @@
 /* Unit tests for shim/io: stdio between containerd's FIFOs and a fake
  * agent: all output (several chunks) reaches the stdout/stderr FIFOs before
  * shim_io_finish returns, and the FIFOs then read EOF; the stdin FIFO's
- * bytes go to WriteStdin and its EOF becomes CloseStdin; stdio addresses. */
+ * bytes go to WriteStdin and its EOF becomes CloseStdin; null io is still
+ * drained; file:// logs are created and appended to; stdio addresses. */
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -282,6 +283,50 @@ static void test_stdin(void **state)
 	fa_stop(cfg.agent);
 }
 
+static void test_null_io_is_drained(void **state)
+{
+	struct shim_io_config cfg = {.cid = "c1"};
+	struct shim_io *io;
+	struct err e;
+
+	(void)state;
+	cfg.agent = fa_start();
+	fa.out_n = fa.err_n = 0;
+	assert_int_equal(shim_io_open(&io, &cfg, &e), 0);
+	assert_int_equal(shim_io_start(io, &e), 0);
+	shim_io_finish(io, 5000);
+	/* both streams read to their end although nobody wants them */
+	assert_int_equal(fa.out_n, 2);
+	assert_int_equal(fa.err_n, 1);
+	shim_io_free(io);
+	fa_stop(cfg.agent);
+}
+
+static void test_file_log(void **state)
+{
+	char uri[160], path[128], *text = NULL;
+	struct shim_io_config cfg = {.cid = "c1", .stdout_path = uri, .stderr_path = uri};
+	struct shim_io *io;
+	struct err e;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/ctr.log", dir);
+	snprintf(uri, sizeof(uri), "file://%s", path);
+	cfg.agent = fa_start();
+	fa.out_n = fa.err_n = 0;
+	assert_int_equal(shim_io_open(&io, &cfg, &e), 0);
+	assert_int_equal(shim_io_start(io, &e), 0);
+	shim_io_finish(io, 5000);
+	assert_int_equal(util_read_file(path, 4096, &text, NULL, &e), 0);
+	/* the file is created; both streams are appended to it */
+	assert_non_null(strstr(text, "oops\n"));
+	assert_non_null(strstr(text, "hello "));
+	assert_int_equal(strlen(text), strlen("hello world\noops\n"));
+	free(text);
+	shim_io_free(io);
+	fa_stop(cfg.agent);
+}
+
 static void test_paths(void **state)
 {
 	const char *p;
@@ -307,6 +352,8 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_output_drained, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_terminal_has_no_stderr, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_stdin, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_null_io_is_drained, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_file_log, setup, teardown),
 	        cmocka_unit_test(test_paths),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);

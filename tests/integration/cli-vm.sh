@@ -42,7 +42,7 @@ mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs/proc" "$tmp/bundle/rootfs/
 	"$tmp/bundle/rootfs/dev" "$tmp/bundle/rootfs/tmp" "$tmp/bundle/rootfs/etc"
 rootfs=$tmp/bundle/rootfs
 cp "$busybox" "$rootfs/bin/busybox"
-for app in sh cat echo uname sleep true ls; do
+for app in sh cat echo uname sleep true ls nproc grep awk; do
 	ln -s busybox "$rootfs/bin/$app"
 done
 cat >"$tmp/config.toml" <<TOML
@@ -73,9 +73,15 @@ echo "guest kernel: $out"
 grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err"))"
 [ ! -e "$root/r1" ] || fail "run --rm: state left in $root/r1"
 
-# stdin
-out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
-[ "$out" = hello-stdin ] || fail "run -i: got '$out'"
+# stdin, and the VM's size from the command line
+out=$(echo hello-stdin | h run --rm -i --cpus 2 --mem 320 --rootfs "$rootfs" -- \
+	sh -c 'cat; nproc; grep MemTotal /proc/meminfo')
+[ "$(echo "$out" | sed -n 1p)" = hello-stdin ] || fail "run -i: got '$out'"
+[ "$(echo "$out" | sed -n 2p)" = 2 ] || fail "run --cpus 2: nproc says '$out'"
+mem_kb=$(echo "$out" | sed -n 3p | awk '{print $2}')
+if [ "${mem_kb:-0}" -le 250000 ] || [ "${mem_kb:-0}" -gt 327680 ]; then
+	fail "run --mem 320: MemTotal '$mem_kb' kB"
+fi
 
 # signals sent to hako run reach the container's process
 h run --rm --rootfs "$rootfs" sig -- \

@@ -25,7 +25,10 @@
 #include "agent/spawn.h"
 #include "lib/util.h"
 
-#define SYNC_TIMEOUT_MS 30000
+/* How long the agent waits for a new container process to set itself up.
+ * Under software-emulated KVM that takes 30-50 s of guest time; stay below
+ * the runtime's 120 s call timeout so the host hears the agent's reason. */
+#define SYNC_TIMEOUT_MS 100000
 
 extern char **environ;
 

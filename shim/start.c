@@ -354,6 +354,7 @@ static int listen_at(const char *path, int *out, struct err *e)
 static int spawn_server(const struct shim_args *a, int listen_fd, struct err *e)
 {
 	const char *argv[16];
+	char self[PATH_MAX] = "";
 	size_t n = 0;
 	pid_t pid;
 
@@ -390,6 +391,9 @@ static int spawn_server(const struct shim_args *a, int listen_fd, struct err *e)
 			fcntl(3, F_SETFD, 0);
 		else if (dup2(listen_fd, 3) < 0)
 			_exit(127);
+		/* the binary's own path, so that the server's comm is its name */
+		if (readlink("/proc/self/exe", self, sizeof(self) - 1) > 0)
+			execv(self, (char *const *)argv);
 		execv("/proc/self/exe", (char *const *)argv);
 		_exit(127);
 	}

@@ -19,6 +19,7 @@
 #include "lib/log.h"
 #include "lib/util.h"
 #include "proto/containerd/events.pb-c.h"
+#include "proto/containerd/runtimeoptions.pb-c.h"
 #include "proto/containerd/shim.pb-c.h"
 #include "proto/empty.pb-c.h"
 #include "runtime/bundle.h"
@@ -253,7 +254,29 @@ static int mount_rootfs(Containerd__Types__Mount **mounts, size_t n, const char 
 
 /* ---- the VM ------------------------------------------------------------------ */
 
-static int boot(struct shim_task *t, const char *id, struct err *e)
+/* The configuration file CRI names in the runtime's options (ConfigPath),
+ * or NULL for the default ($HAKO_CONFIG, /etc/hako/configuration.toml). */
+static int options_config_path(const Google__Protobuf__Any *options, char **path, struct err *e)
+{
+	Runtimeoptions__V1__Options *o;
+	const char *url = options ? options->type_url : NULL;
+	size_t n = url ? strlen(url) : 0, suffix = strlen("runtimeoptions.v1.Options");
+
+	*path = NULL;
+	if (n < suffix || strcmp(url + n - suffix, "runtimeoptions.v1.Options"))
+		return 0; /* none, or another runtime's options: not ours to read */
+	o = runtimeoptions__v1__options__unpack(NULL, options->value.len, options->value.data);
+	if (!o)
+		return err_set(e, EINVAL, "undecodable runtime options (%s)", url);
+	if (o->config_path[0] && !(*path = strdup(o->config_path))) {
+		runtimeoptions__v1__options__free_unpacked(o, NULL);
+		return err_set(e, ENOMEM, "out of memory");
+	}
+	runtimeoptions__v1__options__free_unpacked(o, NULL);
+	return 0;
+}
+
+static int boot(struct shim_task *t, const char *id, const char *config_path, struct err *e)
 {
 	struct sandbox_config sc = {.id = id, .run_dir = t->run_dir, .hostname = id};
 	cleanup_free char *parent = strdup(t->run_dir), *pidfile = NULL, *pids = NULL;
@@ -261,7 +284,7 @@ static int boot(struct shim_task *t, const char *id, struct err *e)
 
 	if (!parent)
 		return err_set(e, ENOMEM, "out of memory");
-	if (!t->cfg && config_load(NULL, &t->cfg, e) < 0)
+	if (!t->cfg && config_load(config_path, &t->cfg, e) < 0)
 		return -1;
 	if (config_resolve_hypervisor(t->cfg, NULL, &ch, e) < 0)
 		return -1;
@@ -327,7 +350,10 @@ static int create(struct shim_task *t, const Containerd__Task__V2__CreateTaskReq
 		if (b->kind == BUNDLE_CONTAINER)
 			log_warn("%s: its pod sandbox %s is not in this shim: booting a VM for it",
 			         req->id, bundle_sandbox_id(b));
-		if (boot(t, req->id, e) < 0)
+		cleanup_free char *config_path = NULL;
+
+		if (options_config_path(req->options, &config_path, e) < 0 ||
+		    boot(t, req->id, config_path, e) < 0)
 			goto out;
 	}
 	if (sandbox_create_container(t->sb, req->id, b->rootfs, b->readonly, spec, e) < 0)

@@ -37,12 +37,12 @@ EVENTS_PID=
 
 cleanup() {
 	[ -n "$EVENTS_PID" ] && kill "$EVENTS_PID" 2>/dev/null
-	for id in t3 c2 p1 d1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
+	for id in t3 c2 p1 d1 r1; do ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL "$id" >/dev/null 2>&1; done
 	shim_stop_containerd
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 t4 t5 t6 c2 p1 tt1 d1; do
+	for id in t1 t2 t3 t4 t5 t6 t7 t8 c2 p1 tt1 d1 r1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -120,6 +120,19 @@ check "null io: the output is drained, exit code 5 comes back (rc=$rc)" [ "$rc" 
 ctrd run --rm --log-uri "file://$SHIM_DIR/t5.log" --runtime "$RT" "$IMG" t5 \
 	sh -c 'echo to-log; echo err-log >&2' </dev/null
 check "log-uri file:// gets stdout and stderr" sh -c "grep -qx to-log '$SHIM_DIR/t5.log' && grep -qx err-log '$SHIM_DIR/t5.log'"
+
+# the runtime's ConfigPath option (ctr --runtime-config-path; CRI's
+# ConfigPath) chooses hako's configuration file
+err=$(ctrd run --rm --runtime "$RT" --runtime-config-path /nonexistent/hako.toml "$IMG" t7 true \
+	</dev/null 2>&1)
+check "ConfigPath is read (missing file: '$err')" sh -c "echo '$err' | grep -q /nonexistent/hako.toml"
+if [ -z "${HAKO_CONFIG:-}" ]; then
+	printf '[hypervisor.qemu]\ndefault_memory = 384\n' >"$SHIM_DIR/hako.toml"
+	kb=$(ctrd run --rm --runtime "$RT" --runtime-config-path "$SHIM_DIR/hako.toml" "$IMG" t8 \
+		head -1 /proc/meminfo </dev/null | tr -s ' ' | cut -d' ' -f2)
+	check "ConfigPath's default_memory = 384 shapes the guest (MemTotal ${kb:-?} kB)" \
+		test "${kb:-0}" -gt 300000 -a "${kb:-0}" -lt 393216
+fi
 
 # 2. a detached task: exec, pause/resume, metrics, kill
 if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
@@ -213,12 +226,32 @@ check "events create, start, exit, delete in order" \
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
-# 6. nothing left behind
+# 6. containerd restarts under a running task: the shim lives on,
+# containerd reconnects through <bundle>/address, the task still answers
+if ctrd run -d --runtime "$RT" "$IMG" r1 sleep 600 </dev/null >/dev/null; then
+	shim_stop_containerd
+	check "the shim outlives containerd" test "$(shims)" = 1
+	shim_start_containerd "$SHIM_DIR/bin" || exit 1
+	check "after the restart the task runs" task_is r1 RUNNING
+	out=$(ctrd tasks exec --exec-id e3 r1 echo after-restart </dev/null)
+	check "exec after the restart (out='$out')" [ "$out" = after-restart ]
+	ctrd tasks kill -s KILL r1
+	for _ in $(seq 100); do
+		task_is r1 STOPPED && break
+		sleep 0.2
+	done
+	check "delete after the restart" ctrd tasks delete r1
+	ctrd containers delete r1
+else
+	check "run -d r1" false
+fi
+
+# 7. nothing left behind
 sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 t4 t5 t6 p1 tt1 d1; do
+for id in t1 t2 t3 t4 t5 t6 t7 t8 p1 tt1 d1 r1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

@@ -726,8 +726,11 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 		status = 0;
 	}
 out:
-	if (!ready)
+	if (!ready && o->ready_fd >= 0) {
+		/* `hako create` prints it: the monitor need not log it again */
 		tell_ready(o, e);
+		err_clear(e);
+	}
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (control_running) {

@@ -1,0 +1,131 @@
+#!/usr/bin/env bash
+# podman 4.3 with hako as its OCI runtime (conmon drives hako create/start/
+# exec/kill/delete): a busybox image loaded from a locally built OCI
+# archive (`podman load -i`), `podman run --rm IMAGE echo hi`, then one
+# detached container for exec (output, stdin, exit code), ps, kill, wait
+# (137) and rm; nothing is left (processes, hako state, podman storage).
+# Two VM boots. With runc installed the same `run --rm` runs with runc too
+# and both times are printed. Private podman storage, run and tmp dirs;
+# root; exits 77 without podman, busybox, the guest kernel or the initrd.
+# Usage: podman.sh PATH/TO/hako
+set -u
+hako=$(realpath "$1")
+cd "$(dirname "$0")/../.." || exit 1
+
+skip() {
+	echo "SKIP: $*"
+	exit 77
+}
+[ "$(id -u)" = 0 ] || skip "needs root"
+command -v podman >/dev/null || skip "needs podman"
+command -v conmon >/dev/null || skip "needs conmon"
+command -v busybox >/dev/null || skip "needs busybox-static"
+kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
+initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+# shellcheck source=tests/lib/oci-image.sh
+. tests/lib/oci-image.sh
+
+tmp=$(mktemp -d /tmp/hako-podman.XXXXXX)
+IMG=localhost/hako-podman-bb:latest
+P=(podman --root "$tmp/root" --runroot "$tmp/runroot" --tmpdir "$tmp/tmp" --storage-driver vfs)
+H=(--runtime "$hako")
+# this sandbox's hard rlimits are below podman's defaults (ENVIRONMENT.md)
+F=(--network none --ulimit nofile=1024:1024 --ulimit nproc=1024:1024)
+ids=()
+failures=0
+cleanup() {
+	local id pid
+	"${P[@]}" "${H[@]}" rm -af -t 0 >/dev/null 2>&1
+	for id in "${ids[@]}"; do
+		for pid in $(pgrep -f "$id"); do
+			kill -KILL "$pid" 2>/dev/null
+		done
+		"$hako" delete --force "$id" >/dev/null 2>&1
+	done
+	for pid in $(pgrep -f "$tmp"); do
+		kill -KILL "$pid" 2>/dev/null
+	done
+	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
+		while read -r mnt; do
+			umount -l "$mnt"
+		done
+	rm -rf "$tmp"
+}
+trap cleanup EXIT
+fail() {
+	echo "FAIL: $*"
+	failures=$((failures + 1))
+}
+ms_since() {
+	echo $((($(date +%s%N) - $1) / 1000000))
+}
+
+cat >"$tmp/hako.toml" <<TOML
+[runtime]
+hypervisor_name = "qemu"
+
+[hypervisor.qemu]
+kernel = "$kernel"
+initrd = "$initrd"
+default_memory = 256
+
+[agent.hako]
+dial_timeout = 60
+TOML
+# conmon and podman's cleanup process inherit the environment
+export HAKO_CONFIG=$tmp/hako.toml CONTAINERS_CONF=$tmp/containers.conf
+printf '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n' >"$tmp/containers.conf"
+
+oci_busybox_image "$tmp/image.tar" "$IMG" "$tmp/image" || skip "cannot build the image"
+out=$("${P[@]}" load -i "$tmp/image.tar" 2>&1)
+echo "$out" | grep -q "Loaded image.*$IMG" || fail "podman load: $out"
+
+if command -v runc >/dev/null; then
+	start=$(date +%s%N)
+	out=$("${P[@]}" --runtime "$(command -v runc)" run --rm "${F[@]}" "$IMG" echo hi 2>&1)
+	runc_ms=$(ms_since "$start")
+	[ "$out" = hi ] && echo "podman run --rm (runc): $runc_ms ms" || echo "runc: $out"
+fi
+
+# 1. podman run --rm IMAGE echo hi
+start=$(date +%s%N)
+out=$("${P[@]}" "${H[@]}" run --rm "${F[@]}" "$IMG" echo hi 2>"$tmp/err")
+rc=$?
+echo "podman run --rm (hako): $(ms_since "$start") ms"
+[ "$rc" = 0 ] || fail "run --rm: exit code $rc ($(cat "$tmp/err"))"
+[ "$out" = hi ] || fail "run --rm: output '$out' ($(cat "$tmp/err"))"
+[ -z "$("${P[@]}" ps -aq)" ] || fail "run --rm left a container: $("${P[@]}" ps -a)"
+
+# 2. a detached container: exec, ps, kill, wait, rm
+id=$("${P[@]}" "${H[@]}" run -d --name hako-d1 "${F[@]}" "$IMG" sleep 600 2>"$tmp/err")
+[ -n "$id" ] && ids+=("$id")
+if [ -z "$id" ]; then
+	fail "run -d: $(cat "$tmp/err")"
+else
+	"${P[@]}" ps --format '{{.Names}} {{.Status}}' | grep -q '^hako-d1 Up' ||
+		fail "ps: hako-d1 not up: $("${P[@]}" ps -a)"
+	out=$("${P[@]}" "${H[@]}" exec hako-d1 sh -c 'echo in-exec; exit 4' 2>"$tmp/err")
+	rc=$?
+	[ "$out" = in-exec ] || fail "exec: output '$out' ($(cat "$tmp/err"))"
+	[ "$rc" = 4 ] || fail "exec: exit code $rc, expected 4"
+	out=$(echo from-stdin | "${P[@]}" "${H[@]}" exec -i hako-d1 cat 2>&1)
+	[ "$out" = from-stdin ] || fail "exec -i: '$out'"
+	out=$("${P[@]}" "${H[@]}" exec hako-d1 cat /proc/1/cmdline 2>&1 | tr '\0' ' ')
+	[ "$out" = "sleep 600 " ] || fail "exec: pid 1 is '$out', not the container's sleep"
+	"${P[@]}" "${H[@]}" kill hako-d1 >/dev/null 2>"$tmp/err" || fail "kill: $(cat "$tmp/err")"
+	rc=$(timeout 60 "${P[@]}" "${H[@]}" wait hako-d1 2>&1)
+	[ "$rc" = 137 ] || fail "wait after kill: '$rc', expected 137"
+	"${P[@]}" "${H[@]}" rm hako-d1 >/dev/null 2>"$tmp/err" || fail "rm: $(cat "$tmp/err")"
+	[ ! -e "/run/hako/$id" ] || fail "hako state left in /run/hako/$id"
+	if pgrep -f "$id" >/dev/null; then
+		fail "processes left: $(pgrep -af "$id")"
+	fi
+fi
+
+[ -z "$("${P[@]}" ps -aq)" ] || fail "containers left: $("${P[@]}" ps -a)"
+if pgrep -f "$tmp" >/dev/null; then
+	fail "processes left: $(pgrep -af "$tmp")"
+fi
+"${P[@]}" rmi -af >/dev/null 2>&1 || fail "rmi failed"
+[ "$failures" = 0 ] || exit 1
+echo "podman: ok"

@@ -42,7 +42,7 @@ mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs/proc" "$tmp/bundle/rootfs/
 	"$tmp/bundle/rootfs/dev" "$tmp/bundle/rootfs/tmp" "$tmp/bundle/rootfs/etc"
 rootfs=$tmp/bundle/rootfs
 cp "$busybox" "$rootfs/bin/busybox"
-for app in sh cat echo uname sleep true ls; do
+for app in sh cat echo uname sleep true ls nproc grep awk; do
 	ln -s busybox "$rootfs/bin/$app"
 done
 cat >"$tmp/config.toml" <<TOML
@@ -73,9 +73,15 @@ echo "guest kernel: $out"
 grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err"))"
 [ ! -e "$root/r1" ] || fail "run --rm: state left in $root/r1"
 
-# stdin
-out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
-[ "$out" = hello-stdin ] || fail "run -i: got '$out'"
+# stdin, and the VM's size from the command line
+out=$(echo hello-stdin | h run --rm -i --cpus 2 --mem 320 --rootfs "$rootfs" -- \
+	sh -c 'cat; nproc; grep MemTotal /proc/meminfo')
+[ "$(echo "$out" | sed -n 1p)" = hello-stdin ] || fail "run -i: got '$out'"
+[ "$(echo "$out" | sed -n 2p)" = 2 ] || fail "run --cpus 2: nproc says '$out'"
+mem_kb=$(echo "$out" | sed -n 3p | awk '{print $2}')
+if [ "${mem_kb:-0}" -le 250000 ] || [ "${mem_kb:-0}" -gt 327680 ]; then
+	fail "run --mem 320: MemTotal '$mem_kb' kB"
+fi
 
 # signals sent to hako run reach the container's process
 h run --rm --rootfs "$rootfs" sig -- \
@@ -93,9 +99,37 @@ rc=$?
 [ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
 grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
 
+# a monitor killed outright: its VM dies with it (PDEATHSIG), the state
+# reads stopped, and delete removes what it left mounted
+h run --rootfs "$rootfs" k9 -- sh -c 'echo ready; sleep 600' >"$tmp/k9.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/k9.out" && break
+	sleep 0.1
+done
+kill -KILL "$(h state k9 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+sleep 0.5
+h state k9 | grep -Eq '"status": ?"stopped"' || fail "state after SIGKILL: $(h state k9 2>&1)"
+pgrep -f "$root/k9/" >/dev/null && fail "SIGKILL: VM processes left: $(pgrep -af "$root/k9/")"
+h delete k9 2>/dev/null || fail "delete after SIGKILL"
+grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts left"
+[ ! -e "$root/k9" ] || fail "delete after SIGKILL: state left"
+
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"
 sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
+# runc's form of run: the bundle's process, in the foreground
+mkdir -p "$tmp/bundle2"
+sed "s|\"path\": *\"rootfs\"|\"path\": \"$rootfs\"|; s|\"sleep\", \"600\"|\"sh\", \"-c\", \"echo from-bundle; exit 6\"|" \
+	"$tmp/bundle/config.json" >"$tmp/bundle2/config.json"
+out=$(h run --bundle "$tmp/bundle2" --pid-file "$tmp/pid2" b1 </dev/null)
+rc=$?
+[ "$rc" = 6 ] || fail "run --bundle: exit code $rc, expected 6 ($out)"
+[ "$out" = from-bundle ] || fail "run --bundle: output '$out'"
+[ -s "$tmp/pid2" ] || fail "run --bundle: no pid file"
+h delete b1 || fail "delete after run --bundle"
+
 h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
 	fail "create: $(cat "$tmp/c1.out")"
 h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"

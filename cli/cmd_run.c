@@ -32,7 +32,7 @@ enum {
 };
 
 static const struct cli_option options[] = {
-        {"rootfs", O_ROOTFS, "DIR", "the container's root filesystem (required)"},
+        {"rootfs", O_ROOTFS, "DIR", "the root filesystem (its form: the command after --)"},
         {"rm", O_RM, NULL, "remove the container's state once it exited"},
         {"tty", 't', NULL, "give the process a terminal (implies -i)"},
         {"interactive", 'i', NULL, "pass stdin on to the process"},

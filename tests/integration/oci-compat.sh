@@ -4,9 +4,9 @@
 # status transitions (created -> running -> stopped) and state JSON fields;
 # kill by signal name and number reaches the process; delete of a running
 # container is refused, delete --force works. Bad input (no config.json,
-# invalid JSON, a missing guest kernel, an unknown id, an id in use) gives
-# one error line and leaves nothing behind (process, mount, state). Two VM
-# boots for hako. Root; exits 77 without runc, busybox, python3, the guest
+# invalid JSON, a missing guest kernel, an unknown id, an id in use, a
+# --root too long for the VM's sockets) gives one error line and leaves
+# nothing behind (process, mount, state). Two VM boots for hako. Root; exits 77 without runc, busybox, python3, the guest
 # kernel or the initrd.
 # Usage: oci-compat.sh PATH/TO/hako
 set -u
@@ -223,6 +223,16 @@ lifecycle hako
 one_line_error hako "create (missing kernel)"
 grep -q no-such-vmlinux "$tmp/err" || fail "missing kernel not named: $(cat "$tmp/err")"
 leftovers hako x3
+
+# a state root too long for the VM's unix socket paths (hako only)
+long=$tmp/hako/$(printf 'r%.0s' $(seq 40))
+"$hako" --root "$long" --config "$tmp/hako.toml" create --bundle "$B" \
+	x4-0123456789012345678901234567890123456789012345678901234567890 \
+	</dev/null >/dev/null 2>"$tmp/err" && fail "hako create with a long --root succeeded"
+one_line_error hako "create (long --root)"
+grep -q "use a shorter --root" "$tmp/err" || fail "long --root: $(cat "$tmp/err")"
+[ -z "$(ls -A "$long" 2>/dev/null)" ] || fail "long --root: state left: $(ls -A "$long")"
+rm -rf "$long"
 
 if ! diff -u "$tmp/runc.rc" "$tmp/hako.rc"; then
 	fail "exit codes differ (above: - runc, + hako)"

@@ -159,6 +159,13 @@ h state c1 | grep -Eq '"status": ?"stopped"' || fail "state after kill: $(h stat
 h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 
+# delete of a created (never started) container stops its VM
+h create --bundle "$tmp/bundle" c2 >"$tmp/c2.out" 2>&1 || fail "create c2: $(cat "$tmp/c2.out")"
+c2pid=$(h state c2 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+h delete c2 || fail "delete of a created container"
+kill -0 "$c2pid" 2>/dev/null && fail "delete: the monitor of c2 still runs"
+h state c2 >/dev/null 2>&1 && fail "state of a deleted created container succeeded"
+
 # unknown ids
 for cmd in start kill delete pause resume exec events update; do
 	msg=$(h "$cmd" nope 2>&1) && fail "$cmd of an unknown id succeeded"

@@ -37,6 +37,7 @@ mount -t devtmpfs devtmpfs /dev
 echo "MARK booted uptime=\$(cut -d' ' -f1 /proc/uptime)"
 echo "MARK argc \$#"
 grep -q hako.swkvm /proc/cmdline && dmesg | grep -q 'hako: software-emulated KVM workarounds on' && echo "MARK swkvm on"
+dmesg | grep -q 'Clearing CPUID bits:.*unknown' && echo "MARK clearcpuid has unknown features"
 echo "MARK uname \$(uname -r)"
 for fs in virtiofs overlay ext4 erofs 9p fuse tmpfs devtmpfs; do
 	grep -qw "\$fs" /proc/filesystems && echo "MARK fs \$fs"
@@ -72,6 +73,9 @@ boot() {
 	grep -q '^MARK booted' "$tmp/$name.log" || fail "$name: /init did not run"
 	grep -q '^MARK done' "$tmp/$name.log" || fail "$name: /init did not finish"
 	grep -qx 'MARK argc 0' "$tmp/$name.log" || fail "$name: the command line passed unknown words to /init as arguments"
+	if grep -q '^MARK clearcpuid has unknown' "$tmp/$name.log"; then
+		fail "$name: clearcpuid= names a feature the kernel does not know, or is cut at 127 characters"
+	fi
 }
 
 boot tcg "$(cat guest/cmdline-tcg)"

@@ -388,29 +388,15 @@ static int parse_escape(struct parser *ps, struct sbuf *b)
 
 	adv(ps); /* the backslash */
 	c = peek(ps);
+	if (c > 0 && strchr("btnfre\"\\", c)) {
+		static const char simple[] = {
+		        ['b'] = '\b', ['t'] = '\t', ['n'] = '\n', ['f'] = '\f',
+		        ['r'] = '\r', ['e'] = 0x1b, ['"'] = '"',  ['\\'] = '\\'};
+
+		adv(ps);
+		return sbuf_addc(b, simple[c]);
+	}
 	switch (c) {
-	case 'b':
-		adv(ps);
-		return sbuf_addc(b, '\b');
-	case 't':
-		adv(ps);
-		return sbuf_addc(b, '\t');
-	case 'n':
-		adv(ps);
-		return sbuf_addc(b, '\n');
-	case 'f':
-		adv(ps);
-		return sbuf_addc(b, '\f');
-	case 'r':
-		adv(ps);
-		return sbuf_addc(b, '\r');
-	case 'e':
-		adv(ps);
-		return sbuf_addc(b, 0x1b);
-	case '"':
-	case '\\':
-		adv(ps);
-		return sbuf_addc(b, (char)c);
 	case 'u':
 	case 'U': {
 		int digits = c == 'u' ? 4 : 8;

@@ -115,6 +115,8 @@ pgrep -f "$root/k9/" >/dev/null && fail "SIGKILL: VM processes left: $(pgrep -af
 h delete k9 2>/dev/null || fail "delete after SIGKILL"
 grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts left"
 [ ! -e "$root/k9" ] || fail "delete after SIGKILL: state left"
+# Debian's virtiofsd leaves its pid file when killed; only a clean stop removes it
+rm -f "/run/virtiofsd/$(echo "$root/k9/vm/virtiofsd.sock" | tr / .).pid"
 
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"

@@ -73,10 +73,11 @@ echo "guest kernel: $out"
 grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err"))"
 [ ! -e "$root/r1" ] || fail "run --rm: state left in $root/r1"
 
-# stdin, and the VM's size from the command line
+# stdin through a pipeline in the container, and the VM's size from the
+# command line
 out=$(echo hello-stdin | h run --rm -i --cpus 2 --mem 320 --rootfs "$rootfs" -- \
-	sh -c 'cat; nproc; grep MemTotal /proc/meminfo')
-[ "$(echo "$out" | sed -n 1p)" = hello-stdin ] || fail "run -i: got '$out'"
+	sh -c 'cat | tr a-z A-Z; nproc; grep MemTotal /proc/meminfo')
+[ "$(echo "$out" | sed -n 1p)" = HELLO-STDIN ] || fail "run -i: got '$out'"
 [ "$(echo "$out" | sed -n 2p)" = 2 ] || fail "run --cpus 2: nproc says '$out'"
 mem_kb=$(echo "$out" | sed -n 3p | awk '{print $2}')
 if [ "${mem_kb:-0}" -le 250000 ] || [ "${mem_kb:-0}" -gt 327680 ]; then
@@ -115,6 +116,8 @@ pgrep -f "$root/k9/" >/dev/null && fail "SIGKILL: VM processes left: $(pgrep -af
 h delete k9 2>/dev/null || fail "delete after SIGKILL"
 grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts left"
 [ ! -e "$root/k9" ] || fail "delete after SIGKILL: state left"
+# Debian's virtiofsd leaves its pid file when killed; only a clean stop removes it
+rm -f "/run/virtiofsd/$(echo "$root/k9/vm/virtiofsd.sock" | tr / .).pid"
 
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"

@@ -26,18 +26,7 @@ cp "$busybox" "$rootfs/bin/busybox"
 for app in sh cat echo uname sleep true ls nproc grep awk; do
 	ln -s busybox "$rootfs/bin/$app"
 done
-cat >"$tmp/config.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/config.toml"
 h() {
 	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
 }

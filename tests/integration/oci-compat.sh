@@ -52,18 +52,7 @@ json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 mkdir -p "$tmp/empty" "$tmp/invalid"
 echo '{"ociVersion": ' >"$tmp/invalid/config.json"
-cat >"$tmp/hako.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/hako.toml"
 sed "s|^kernel = .*|kernel = \"$tmp/no-such-vmlinux\"|" "$tmp/hako.toml" >"$tmp/nokernel.toml"
 
 rt_runc() { runc --root "$tmp/runc" "$@"; }

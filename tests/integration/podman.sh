@@ -46,18 +46,7 @@ ms_since() {
 	echo $((($(date +%s%N) - $1) / 1000000))
 }
 
-cat >"$tmp/hako.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/hako.toml"
 # conmon and podman's cleanup process inherit the environment
 export HAKO_CONFIG=$tmp/hako.toml CONTAINERS_CONF=$tmp/containers.conf
 printf '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n' >"$tmp/containers.conf"

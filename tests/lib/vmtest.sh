@@ -43,3 +43,20 @@ no_processes_left() {
 		fail "processes left: $(pgrep -af "$1")"
 	fi
 }
+
+# qemu_config FILE: a hako configuration at FILE that boots the guest_paths
+# kernel and initrd under QEMU (256 MiB) and waits up to 60 s for the agent.
+qemu_config() {
+	cat >"$1" <<TOML
+[runtime]
+hypervisor_name = "qemu"
+
+[hypervisor.qemu]
+kernel = "$kernel"
+initrd = "$initrd"
+default_memory = 256
+
+[agent.hako]
+dial_timeout = 60
+TOML
+}

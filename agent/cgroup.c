@@ -491,14 +491,25 @@ static int v2_devices(struct cgroup *cg, const struct oci_resources *r, struct e
 	attr.insns = (uint64_t)(uintptr_t)p->v;
 	attr.insn_cnt = (uint32_t)p->n;
 	attr.license = (uint64_t)(uintptr_t) "Apache-2.0";
-	attr.log_buf = (uint64_t)(uintptr_t)log;
-	attr.log_size = sizeof(log);
-	attr.log_level = 1;
 	log[0] = '\0';
 	prog = bpf_sys(BPF_PROG_LOAD, &attr);
+	if (prog < 0) {
+		/* again with the verifier's log, for the message: a log that
+		 * does not fit fails the load (ENOSPC), so not the first time */
+		int err = errno;
+		size_t len;
+
+		attr.log_buf = (uint64_t)(uintptr_t)log;
+		attr.log_size = sizeof(log);
+		attr.log_level = 1;
+		bpf_sys(BPF_PROG_LOAD, &attr);
+		len = strnlen(log, sizeof(log));
+		errno = err;
+		free(p);
+		return err_sys(e, "linux.resources.devices: load the device filter (%s)",
+		               log + (len > 200 ? len - 200 : 0));
+	}
 	free(p);
-	if (prog < 0)
-		return err_sys(e, "linux.resources.devices: load the device filter (%.200s)", log);
 	dir = open(cg->dirs[0], O_RDONLY | O_DIRECTORY | O_CLOEXEC);
 	if (dir < 0) {
 		err_sys(e, "open %s", cg->dirs[0]);

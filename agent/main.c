@@ -347,7 +347,9 @@ int main(int argc, char **argv)
 			return 2;
 		}
 	}
-	if (optind != argc) {
+	/* As the guest's /init, extra words are kernel command-line words the
+	 * kernel did not consume (e.g. "noxsave"): not ours, ignore them. */
+	if (optind != argc && getpid() != 1) {
 		usage(stderr);
 		return 2;
 	}

@@ -25,7 +25,10 @@
 #include "agent/spawn.h"
 #include "lib/util.h"
 
-#define SYNC_TIMEOUT_MS 30000
+/* How long the agent waits for a new container process to set itself up.
+ * Under software-emulated KVM that takes 30-50 s of guest time; stay below
+ * the runtime's 120 s call timeout so the host hears the agent's reason. */
+#define SYNC_TIMEOUT_MS 100000
 
 extern char **environ;
 
@@ -227,8 +230,12 @@ static int set_caps(const struct oci_caps *caps, struct err *e)
 	cap_free(c);
 	if (rc == 0 && cap_reset_ambient() < 0 && errno != EINVAL)
 		rc = err_sys(e, "process.capabilities.ambient: reset");
+	/* The kernel raises an ambient capability only if it is permitted and
+	 * inheritable; runc skips the others (`runc spec` asks for ambient
+	 * ones without inheritable), and so does hako. */
 	for (cap_value_t v = 0; rc == 0 && v <= CAP_LAST_CAP && v < 64; v++)
-		if ((caps->ambient >> v) & 1 && cap_set_ambient(v, CAP_SET) < 0)
+		if ((caps->ambient >> v) & 1 && (caps->permitted >> v) & 1 &&
+		    (caps->inheritable >> v) & 1 && cap_set_ambient(v, CAP_SET) < 0)
 			rc = err_sys(e, "process.capabilities.ambient: raise %s", cap_to_name(v));
 	return rc;
 }

@@ -208,7 +208,11 @@ void cli_usage(FILE *f, const struct cli_command *cmd)
 		else
 			snprintf(left, sizeof(left), "    --%s%s%s", o->name, o->arg ? " " : "",
 			         o->arg ? o->arg : "");
-		fprintf(f, "  %-26s %s\n", left, o->help);
+		/* a long option name gets its own line, the help under it */
+		if (strlen(left) > 26)
+			fprintf(f, "  %s\n  %-26s %s\n", left, "", o->help);
+		else
+			fprintf(f, "  %-26s %s\n", left, o->help);
 	}
 	fprintf(f, "  %-26s %s\n", "-h, --help", "show this help");
 }

@@ -108,7 +108,7 @@ monitor(struct cli_ctx *ctx, struct vm_opts *o, const char *console)
 		_exit(1);
 	}
 	status = vm_monitor(ctx, o, &e);
-	if (status < 0)
+	if (status < 0 && e.msg[0])
 		log_error("%s", e.msg);
 	log_close();
 	/* the monitor is the container's pid: its parent (conmon, a shim)

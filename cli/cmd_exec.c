@@ -1,7 +1,9 @@
 /* cli/cmd_exec.c: `hako exec [options] ID CMD...`: run another process in a
  * running container. The container's monitor starts it and relays its stdio
  * to the fds this command passes it; signals sent to this command go to the
- * process; this command exits with the process's exit status. */
+ * process; this command exits with the process's exit status. With
+ * --detach a child of this command does that and outlives it (conmon, a
+ * subreaper, reaps it and reads the status); --pid-file names that process. */
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -11,6 +13,7 @@
 #include <string.h>
 #include <sys/signalfd.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -21,15 +24,25 @@
 #include "lib/util.h"
 #include "runtime/state.h"
 
-enum { O_TTY = 't', O_ENV = 'e', O_USER = 'u', O_CWD = CLI_LONG_ONLY, O_PROCESS, O_DETACH = 'd' };
+enum {
+	O_TTY = 't',
+	O_ENV = 'e',
+	O_USER = 'u',
+	O_DETACH = 'd',
+	O_CWD = CLI_LONG_ONLY,
+	O_PROCESS,
+	O_PID_FILE,
+};
 
 static const struct cli_option options[] = {
         {"tty", O_TTY, NULL, "give the process a terminal"},
         {"env", O_ENV, "KEY=VALUE", "set an environment variable (repeatable)"},
         {"user", O_USER, "UID[:GID]", "run as this user (default: the container's)"},
         {"cwd", O_CWD, "DIR", "working directory (default: the container's)"},
-        {"process", O_PROCESS, "FILE", "the process as OCI process JSON (args etc. ignored)"},
-        {"detach", O_DETACH, NULL, "not supported yet"},
+        {"process", O_PROCESS, "FILE",
+         "the process as OCI process JSON (COMMAND, -t, -e, -u, --cwd: ignored)"},
+        {"detach", O_DETACH, NULL, "return at once; a child waits and exits with its status"},
+        {"pid-file", O_PID_FILE, "FILE", "write the pid of the host process that waits"},
         {NULL, 0, NULL, NULL},
 };
 
@@ -121,7 +134,9 @@ static int send_exec(int fd, const char *line, struct err *e)
 	return 0;
 }
 
-static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
+/* Start the process and wait for it; "ok" goes to ready_fd (when >= 0) once
+ * the monitor has the request. Returns the exit status or -1. */
+static int exec_wait(struct cli_ctx *ctx, const struct cli_args *a, int ready_fd, struct err *e)
 {
 	const char *id = a->argv[0];
 	char **argv = a->argv + 1, exec_id[64], reply[ERR_MSG_MAX + 16], kill_cmd[96];
@@ -133,8 +148,6 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 	struct state *s;
 	sigset_t sigs;
 
-	if (cli_has(a, O_DETACH))
-		return err_set(e, ENOTSUP, "not supported: exec --detach");
 	if (argc && !strcmp(argv[0], "--")) {
 		argv++;
 		argc--;
@@ -170,6 +183,11 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 		return err_sys(e, "signalfd");
 	if (vm_connect(ctx, id, &fd, e) < 0 || send_exec(fd, line, e) < 0)
 		goto out;
+	if (ready_fd >= 0) {
+		if (util_write_all(ready_fd, "ok\n", 3) < 0)
+			fprintf(stderr, "hako: exec: ready pipe: %s\n", strerror(errno));
+		close(ready_fd);
+	}
 	if (cli_has(a, O_TTY) && isatty(STDIN_FILENO) && tcgetattr(STDIN_FILENO, &saved) == 0) {
 		struct termios t = saved;
 
@@ -210,6 +228,67 @@ out:
 	if (status < 0)
 		return -1;
 	return status > 255 ? 255 : status;
+}
+
+static int write_pid(const char *file, pid_t pid, struct err *e)
+{
+	char buf[32];
+
+	snprintf(buf, sizeof(buf), "%d", (int)pid);
+	return file ? util_write_file(file, buf, strlen(buf), 0644, e) : 0;
+}
+
+static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
+{
+	char reply[ERR_MSG_MAX + 8];
+	ssize_t n = 0;
+	int p[2], status;
+	pid_t pid;
+
+	if (!cli_has(a, O_DETACH)) {
+		if (write_pid(cli_get(a, O_PID_FILE), getpid(), e) < 0)
+			return -1;
+		return exec_wait(ctx, a, -1, e);
+	}
+	if (pipe2(p, O_CLOEXEC) < 0)
+		return err_sys(e, "pipe");
+	fflush(NULL);
+	pid = fork();
+	if (pid < 0) {
+		close(p[0]);
+		close(p[1]);
+		return err_sys(e, "fork");
+	}
+	if (pid == 0) {
+		close(p[0]);
+		status = exec_wait(ctx, a, p[1], e);
+		if (status < 0) {
+			/* before "ok": the parent reports it; after: whoever reaps us */
+			if (dprintf(p[1], "%s\n", e->msg) < 0)
+				fprintf(stderr, "hako: %s\n", e->msg);
+			_exit(255);
+		}
+		_exit(status);
+	}
+	close(p[1]);
+	for (;;) {
+		ssize_t got = read(p[0], reply + n, sizeof(reply) - 1 - (size_t)n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += got;
+	}
+	close(p[0]);
+	reply[n] = 0;
+	if (n && reply[n - 1] == '\n')
+		reply[n - 1] = 0;
+	if (strncmp(reply, "ok", 2)) {
+		waitpid(pid, NULL, 0);
+		return err_set(e, EIO, "%s", n ? reply : "exec: the waiting process died");
+	}
+	return write_pid(cli_get(a, O_PID_FILE), pid, e) < 0 ? -1 : 0;
 }
 
 const struct cli_command cli_cmd_exec = {

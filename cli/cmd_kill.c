@@ -37,7 +37,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 const struct cli_command cli_cmd_kill = {
         .name = "kill",
         .args = "<container-id> [signal]",
-        .summary = "send a signal to the container's process (default SIGTERM)",
+        .summary = "send a signal (name or number; default SIGTERM) to the container's process",
         .options = options,
         .min_args = 1,
         .max_args = 2,

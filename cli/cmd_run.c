@@ -1,6 +1,8 @@
-/* cli/cmd_run.c: `hako run --rootfs DIR [options] [ID] -- CMD...`: one
- * container in its own VM, in the foreground (the monitor of cli/vm.h runs
- * in this process); hako exits with the container's exit status. */
+/* cli/cmd_run.c: one container in its own VM, in the foreground (the
+ * monitor of cli/vm.h runs in this process); hako exits with the
+ * container's exit status. Two forms: `hako run --rootfs DIR [options] [ID]
+ * -- CMD...` (a default spec running CMD), and runc's `hako run [--bundle
+ * DIR] [--pid-file F] ID` (the bundle's config.json). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>
@@ -8,20 +10,41 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <json-c/json.h>
+
 #include "cli/cli.h"
 #include "cli/vm.h"
+#include "runtime/bundle.h"
 #include "runtime/spec.h"
 
-enum { O_ROOTFS = CLI_LONG_ONLY, O_RM, O_MEM, O_CPUS, O_READONLY };
+enum {
+	O_ROOTFS = CLI_LONG_ONLY,
+	O_RM,
+	O_MEM,
+	O_CPUS,
+	O_READONLY,
+	O_PID_FILE,
+	O_CONSOLE,
+	O_NO_PIVOT,
+	O_NO_NEW_KEYRING,
+	O_BUNDLE = 'b',
+	O_DETACH = 'd',
+};
 
 static const struct cli_option options[] = {
-        {"rootfs", O_ROOTFS, "DIR", "the container's root filesystem (required)"},
+        {"rootfs", O_ROOTFS, "DIR", "the root filesystem (its form: the command after --)"},
         {"rm", O_RM, NULL, "remove the container's state once it exited"},
         {"tty", 't', NULL, "give the process a terminal (implies -i)"},
         {"interactive", 'i', NULL, "pass stdin on to the process"},
         {"mem", O_MEM, "MIB", "guest memory in MiB (default: the configuration's)"},
         {"cpus", O_CPUS, "N", "guest vCPUs (default: the configuration's)"},
         {"read-only", O_READONLY, NULL, "share the root filesystem read-only"},
+        {"bundle", O_BUNDLE, "DIR", "runc form: run the OCI bundle DIR (default: .)"},
+        {"pid-file", O_PID_FILE, "FILE", "write the container's pid (hako's) to FILE"},
+        {"detach", O_DETACH, NULL, "not supported (use create and start)"},
+        {"console-socket", O_CONSOLE, "SOCKET", "not supported (use create and start)"},
+        {"no-pivot", O_NO_PIVOT, NULL, "accepted for runc compatibility; no effect"},
+        {"no-new-keyring", O_NO_NEW_KEYRING, NULL, "accepted for runc compatibility; no effect"},
         {NULL, 0, NULL, NULL},
 };
 
@@ -60,34 +83,74 @@ static int parse_uint(const char *what, const char *s, unsigned int *out, struct
 	return 0;
 }
 
+/* runc's form: the bundle's process; a terminal if its spec asks. */
+static int bundle_opts(const struct cli_args *a, struct vm_opts *o, struct bundle **b,
+                       struct err *e)
+{
+	struct json_object *term;
+
+	if (a->argc != 1)
+		return err_set(e, EINVAL,
+		               "run: expected one container id (or --rootfs DIR -- CMD)");
+	o->id = a->argv[0];
+	if (bundle_load(cli_get(a, O_BUNDLE) ? cli_get(a, O_BUNDLE) : ".", b, e) < 0)
+		return -1;
+	if ((*b)->kind == BUNDLE_CONTAINER)
+		return err_set(e, ENOTSUP, "not supported: joining the pod sandbox %s",
+		               bundle_sandbox_id(*b) ? bundle_sandbox_id(*b) : "?");
+	o->bundle = (*b)->dir;
+	o->rootfs = (*b)->rootfs;
+	o->readonly = (*b)->readonly;
+	o->tty = json_object_object_get_ex((*b)->spec, "process", &term) &&
+	         json_object_object_get_ex(term, "terminal", &term) &&
+	         json_object_get_boolean(term);
+	o->stdin_open = true;
+	return spec_from_json_object((*b)->spec, &o->spec, e);
+}
+
+static int command_opts(const struct cli_args *a, struct vm_opts *o, char *gen_id, size_t size,
+                        struct err *e)
+{
+	char **cmd = NULL;
+	int nr_cmd = 0;
+
+	if (split_args(a, &o->id, &cmd, &nr_cmd, e) < 0)
+		return -1;
+	o->rootfs = cli_get(a, O_ROOTFS);
+	if (!o->id) {
+		snprintf(gen_id, size, "run-%d", (int)getpid());
+		o->id = gen_id;
+	}
+	o->tty = cli_has(a, 't');
+	o->stdin_open = o->tty || cli_has(a, 'i');
+	o->readonly = cli_has(a, O_READONLY);
+	return spec_for_command(cmd, (size_t)nr_cmd, o->tty, &o->spec, e);
+}
+
 static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 {
 	struct vm_opts o = {.ready_fd = -1, .foreground = true};
+	struct bundle *b = NULL;
 	char gen_id[32];
-	char **cmd = NULL;
-	int nr_cmd = 0, status;
+	int status = -1;
 
-	if (split_args(a, &o.id, &cmd, &nr_cmd, e) < 0)
-		return -1;
-	o.rootfs = cli_get(a, O_ROOTFS);
-	if (!o.rootfs)
-		return err_set(e, EINVAL, "run: --rootfs DIR is required");
-	if (!o.id) {
-		snprintf(gen_id, sizeof(gen_id), "run-%d", (int)getpid());
-		o.id = gen_id;
-	}
+	if (cli_has(a, O_DETACH) || cli_get(a, O_CONSOLE))
+		return err_set(e, ENOTSUP,
+		               "not supported: run --detach/--console-socket (use "
+		               "create and start)");
 	if ((cli_get(a, O_MEM) && parse_uint("--mem", cli_get(a, O_MEM), &o.memory_mib, e) < 0) ||
 	    (cli_get(a, O_CPUS) && parse_uint("--cpus", cli_get(a, O_CPUS), &o.vcpus, e) < 0))
 		return -1;
-	o.tty = cli_has(a, 't');
-	o.stdin_open = o.tty || cli_has(a, 'i');
-	o.readonly = cli_has(a, O_READONLY);
+	if ((cli_get(a, O_ROOTFS) ? command_opts(a, &o, gen_id, sizeof(gen_id), e)
+	                          : bundle_opts(a, &o, &b, e)) < 0)
+		goto out;
 	o.rm = cli_has(a, O_RM);
-	if (spec_for_command(cmd, (size_t)nr_cmd, o.tty, &o.spec, e) < 0)
-		return -1;
+	o.pid_file = cli_get(a, O_PID_FILE);
 	signal(SIGPIPE, SIG_IGN);
 	status = vm_monitor(ctx, &o, e);
+out:
 	spec_free(o.spec);
+	bundle_free(b);
 	if (status < 0)
 		return -1;
 	/* the agent reports what the process's parent would see as $? */
@@ -96,7 +159,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 
 const struct cli_command cli_cmd_run = {
         .name = "run",
-        .args = "[<container-id>] -- <command> [args...]",
+        .args = "--rootfs DIR [<container-id>] -- <command> [args...] | <container-id>",
         .summary = "run a command in a new container in its own VM, in the foreground",
         .options = options,
         .min_args = 1,

@@ -664,6 +664,15 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 	if (state_dir(cli_root(ctx), o->id, v.dir, sizeof(v.dir), e) < 0)
 		goto out;
 	snprintf(v.run_dir, sizeof(v.run_dir), "%s/vm", v.dir);
+	/* the VM's unix sockets live there (virtiofsd.sock is the longest
+	 * name), and a unix socket path has at most 107 bytes */
+	if (strlen(v.run_dir) + sizeof("/virtiofsd.sock") > sizeof(struct sockaddr_un) - 2) {
+		err_set(e, ENAMETOOLONG,
+		        "%s/virtiofsd.sock is longer than a unix socket path may be (107 bytes): "
+		        "use a shorter --root",
+		        v.run_dir);
+		goto out;
+	}
 	snprintf(v.ctl_path, sizeof(v.ctl_path), "%s/" CTL_SOCK, v.dir);
 	state_now_rfc3339(v.now, sizeof(v.now));
 	v.st.id = (char *)o->id;
@@ -726,8 +735,11 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 		status = 0;
 	}
 out:
-	if (!ready)
+	if (!ready && o->ready_fd >= 0) {
+		/* `hako create` prints it: the monitor need not log it again */
 		tell_ready(o, e);
+		err_clear(e);
+	}
 	if (raw)
 		tcsetattr(STDIN_FILENO, TCSANOW, &saved);
 	if (control_running) {

@@ -29,7 +29,8 @@ struct vm_opts {
 	const char *pid_file;
 };
 
-/* Returns the container's exit status, or -1 with e. */
+/* Returns the container's exit status, or -1 with e (e empty when the
+ * error already went to ready_fd). */
 int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e);
 
 /* Send one command ("start", "kill 15", "kill-all 9", "pause", "resume",

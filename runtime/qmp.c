@@ -13,7 +13,8 @@
 #include "lib/util.h"
 #include "runtime/qmp.h"
 
-#define QMP_LINE_MAX (1u << 20)
+#define QMP_LINE_MAX     (1u << 20)
+#define QMP_HANDSHAKE_MS 10000 /* greeting + qmp_capabilities on a busy host */
 
 struct qmp {
 	int fd;
@@ -209,8 +210,11 @@ int qmp_connect(struct qmp **out, const char *path, int timeout_ms, struct err *
 
 		if (fd < 0)
 			return err_sys(e, "qmp: socket");
+		/* Once connected, finish the handshake even past the connect
+		 * deadline: a qmp_capabilities abandoned mid-way is answered
+		 * on QEMU's next connection and shifts every reply by one. */
 		if (connect(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0)
-			return qmp_open_fd(out, fd, remaining_ms(deadline), e);
+			return qmp_open_fd(out, fd, QMP_HANDSHAKE_MS, e);
 		close(fd);
 		if (errno != ENOENT && errno != ECONNREFUSED && errno != EINTR)
 			return err_sys(e, "qmp: connect %s", path);

@@ -90,6 +90,27 @@ static void shared_storage(const struct sandbox *s, Grpc__Storage *st)
 	}
 }
 
+/* The run directory goes with a failed start: keep the end of the guest's
+ * console (where drivers write it) in the message, it says why. */
+static void add_console_tail(const struct sandbox *s, struct err *e)
+{
+	cleanup_free char *path = NULL, *buf = NULL;
+	struct err ignored;
+	size_t len, from, n;
+
+	if (asprintf(&path, "%s/console.log", s->run_dir) < 0) {
+		path = NULL;
+		return;
+	}
+	if (util_read_file(path, 1 << 22, &buf, &len, &ignored) < 0 || !len)
+		return;
+	while (len && (buf[len - 1] == '\n' || buf[len - 1] == '\r'))
+		buf[--len] = 0;
+	from = len > 400 ? len - 400 : 0;
+	n = strlen(e->msg);
+	snprintf(e->msg + n, sizeof(e->msg) - n, "; guest console: ...%s", buf + from);
+}
+
 int sandbox_start(struct sandbox **out, const struct sandbox_config *cfg, struct err *e)
 {
 	struct hv_config hc = cfg->hv;
@@ -134,8 +155,10 @@ int sandbox_start(struct sandbox **out, const struct sandbox_config *cfg, struct
 		goto fail;
 	if (agent_connect(&s->agent, s->ops, s->hv,
 	                  cfg->agent_timeout_ms ? cfg->agent_timeout_ms : DEFAULT_AGENT_TIMEOUT_MS,
-	                  e) < 0)
+	                  e) < 0) {
+		add_console_tail(s, e);
 		goto fail;
+	}
 	shared_storage(s, &storage);
 	if (agent_create_sandbox(s->agent, s->id, cfg->hostname, storages, 1, e) < 0)
 		goto fail;

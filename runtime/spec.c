@@ -19,14 +19,62 @@ static void free_str(char *s)
 		free(s);
 }
 
+/* The devices runc allows after a spec's device rules, whatever they say
+ * (its specconv's AllowedDevices; Kata's agent does the same): podman's
+ * spec only denies every device and relies on them, e.g. a terminal opens
+ * /dev/ptmx. -1: any. */
+static const struct {
+	char type;
+	int64_t major, minor;
+	const char *access;
+} default_devices[] = {
+        {'c', -1, -1, "m"},    {'b', -1, -1, "m"}, {'c', 1, 3, "rwm"}, {'c', 1, 8, "rwm"},
+        {'c', 1, 7, "rwm"},    {'c', 5, 0, "rwm"}, {'c', 1, 5, "rwm"}, {'c', 1, 9, "rwm"},
+        {'c', 136, -1, "rwm"}, {'c', 5, 2, "rwm"},
+};
+
+static int add_default_devices(Grpc__LinuxResources *r, struct err *e)
+{
+	size_t n = sizeof(default_devices) / sizeof(default_devices[0]);
+	Grpc__LinuxDeviceCgroup **v = realloc(r->devices, (r->n_devices + n) * sizeof(*v));
+
+	if (!v)
+		return err_set(e, ENOMEM, "out of memory");
+	r->devices = v;
+	for (size_t i = 0; i < n; i++) {
+		Grpc__LinuxDeviceCgroup *d = malloc(sizeof(*d));
+		char type[2] = {default_devices[i].type, 0};
+
+		if (!d)
+			return err_set(e, ENOMEM, "out of memory");
+		grpc__linux_device_cgroup__init(d);
+		d->allow = 1;
+		d->major = default_devices[i].major;
+		d->minor = default_devices[i].minor;
+		d->type = strdup(type);
+		d->access = strdup(default_devices[i].access);
+		r->devices[r->n_devices++] = d;
+		if (!d->type || !d->access)
+			return err_set(e, ENOMEM, "out of memory");
+	}
+	return 0;
+}
+
 int spec_from_json_object(struct json_object *config, Grpc__Spec **out, struct err *e)
 {
 	ProtobufCMessage *m;
+	Grpc__Spec *s;
 
 	if (pbjson_from_json(&grpc__spec__descriptor, config, PBJSON_OCI | PBJSON_LENIENT, &m, e) <
 	    0)
 		return err_ctx(e, "config.json");
-	*out = (Grpc__Spec *)m;
+	s = (Grpc__Spec *)m;
+	if (s->linux && s->linux->resources && s->linux->resources->n_devices &&
+	    add_default_devices(s->linux->resources, e) < 0) {
+		spec_free(s);
+		return -1;
+	}
+	*out = s;
 	return 0;
 }
 

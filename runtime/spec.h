@@ -13,7 +13,9 @@
 struct json_object;
 
 /* config.json as parsed by json-c (not consumed). Keys Kata's grpc.Spec
- * has no field for are skipped. Free with spec_free. */
+ * has no field for are skipped. When it has device rules, runc's default
+ * allowed devices (null, zero, full, random, urandom, tty, ptmx, pts,
+ * mknod of any) follow them, as runc does. Free with spec_free. */
 int spec_from_json_object(struct json_object *config, Grpc__Spec **out, struct err *e);
 /* The same from text. */
 int spec_from_json(const char *json, Grpc__Spec **out, struct err *e);

@@ -33,7 +33,13 @@ passed = failed = skipped = 0
 try:
     with open(sys.argv[1]) as f:
         for line in f:
-            r = json.loads(line).get("result")
+            if not line.strip():
+                continue
+            try:
+                r = json.loads(line).get("result")
+            except ValueError:
+                print(f"test: unreadable test log line: {line[:80]!r}", file=sys.stderr)
+                r = "ERROR"
             if r in ("OK", "EXPECTEDFAIL"):
                 passed += 1
             elif r == "SKIP":

@@ -203,6 +203,7 @@ static int load_elf(const struct guest_mem *m, const uint8_t *p, size_t len, str
 	b->kind = r ? VMM_BOOT_PVH : VMM_BOOT_ELF64;
 	/* vmlinux links ENTRY(phys_startup_64): e_entry is already physical. */
 	b->entry = r ? pvh : eh.e_entry;
+	/* No setup header says otherwise: the boot protocol's default limit. */
 	b->initrd_max = 0x7fffffff;
 	return 0;
 }
@@ -252,7 +253,8 @@ int vmm_boot_load_kernel(const struct guest_mem *m, const void *buf, size_t len,
 	memset(b, 0, sizeof(*b));
 	if (is_elf64(p, len))
 		return load_elf(m, p, len, b, e);
-	if (len > 0x240 && memcmp(p + BP_HEADER, "HdrS", 4) == 0)
+	/* Every field read from a bzImage lies before the end of the header area. */
+	if (len >= VMM_SETUP_HDR_OFF + VMM_SETUP_HDR_MAX && memcmp(p + BP_HEADER, "HdrS", 4) == 0)
 		return load_bzimage(m, p, len, b, e);
 	return err_set(e, EINVAL, "not an ELF64 vmlinux or a bzImage");
 }

@@ -172,7 +172,8 @@ struct vmm {
 	int probe_timer; /* timerfd on the loop: poweroff detection */
 	struct virtio_host vhost;
 
-	pthread_mutex_t lock; /* guards everything below */
+	pthread_mutex_t join_lock; /* vmm_wait may be called from several threads */
+	pthread_mutex_t lock;      /* guards everything below */
 	pthread_cond_t cond;
 	bool started;
 	bool paused;

@@ -316,6 +316,7 @@ int vmm_create(struct vmm **out, const struct vmm_config *cfg, struct err *e)
 		return err_set(e, ENOMEM, "out of memory");
 	v->kvm_fd = v->vm_fd = v->serial_fd = v->probe_timer = -1;
 	pthread_mutex_init(&v->lock, NULL);
+	pthread_mutex_init(&v->join_lock, NULL);
 	pthread_cond_init(&v->cond, NULL);
 	vmm_serial_init(&v->serial, -1, NULL, NULL);
 	if (config_copy(&v->cfg, cfg, e) < 0 || vmm_create_inner(v, e) < 0) {
@@ -417,8 +418,11 @@ int vmm_start(struct vmm *v, struct err *e)
 
 static void join_all(struct vmm *v)
 {
-	if (v->joined)
+	pthread_mutex_lock(&v->join_lock);
+	if (v->joined) {
+		pthread_mutex_unlock(&v->join_lock);
 		return;
+	}
 	v->joined = true;
 	for (unsigned int i = 0; i < v->nr_vcpus; i++)
 		if (v->vcpus[i].started)
@@ -427,6 +431,7 @@ static void join_all(struct vmm *v)
 		loop_stop(v->loop);
 		pthread_join(v->loop_thread, NULL);
 	}
+	pthread_mutex_unlock(&v->join_lock);
 }
 
 enum vmm_exit_reason vmm_wait(struct vmm *v)
@@ -530,6 +535,7 @@ void vmm_free(struct vmm *v)
 	config_release(&v->cfg);
 	pthread_cond_destroy(&v->cond);
 	pthread_mutex_destroy(&v->lock);
+	pthread_mutex_destroy(&v->join_lock);
 	free(v);
 }
 

@@ -79,7 +79,8 @@ void vmm_config_init(struct vmm_config *cfg);
 int vmm_create(struct vmm **out, const struct vmm_config *cfg, struct err *e);
 /* Start the vCPU threads and the device loop thread. */
 int vmm_start(struct vmm *v, struct err *e);
-/* Block until the guest exits or vmm_stop() is called; returns the reason. */
+/* Block until the guest exits or vmm_stop() is called, and join the VM's
+ * threads; returns the reason. Any number of threads may wait. */
 enum vmm_exit_reason vmm_wait(struct vmm *v);
 /* Non-blocking: VMM_EXIT_NONE while the VM runs. */
 enum vmm_exit_reason vmm_exit_reason_of(struct vmm *v);

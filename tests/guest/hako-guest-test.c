@@ -241,13 +241,16 @@ static void test_list(char *out, size_t size)
 	snprintf(out, size, "%.*s", (int)strcspn(p, " \n"), p);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
 	char list[1024], *save = NULL;
 	bool ok = true, do_reboot = false;
 
 	setup_console();
 	say(TAG " start\n");
+	/* The kernel hands init the command line words it does not know. */
+	for (int i = 1; i < argc; i++)
+		say(TAG " argv[%d] %s\n", i, argv[i]);
 	test_list(list, sizeof(list));
 	for (char *c = strtok_r(list, ",", &save); c; c = strtok_r(NULL, ",", &save)) {
 		char *arg = strchr(c, ':');

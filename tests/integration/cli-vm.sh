@@ -8,55 +8,25 @@
 set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 [ "$(id -u)" = 0 ] || skip "needs root"
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+guest_paths
 busybox=$(command -v busybox) || skip "needs busybox-static"
 
 tmp=$(mktemp -d /tmp/hako-cli-vm.XXXXXX)
 root=$tmp/state
 failures=0
-cleanup() {
-	local pid
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
+trap 'reap_dir "$tmp"' EXIT
 
 mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs/proc" "$tmp/bundle/rootfs/sys" \
 	"$tmp/bundle/rootfs/dev" "$tmp/bundle/rootfs/tmp" "$tmp/bundle/rootfs/etc"
 rootfs=$tmp/bundle/rootfs
 cp "$busybox" "$rootfs/bin/busybox"
-for app in sh cat echo uname sleep true ls; do
+for app in sh cat echo uname sleep true ls nproc grep awk; do
 	ln -s busybox "$rootfs/bin/$app"
 done
-cat >"$tmp/config.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/config.toml"
 h() {
 	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
 }
@@ -73,9 +43,16 @@ echo "guest kernel: $out"
 grep -q to-stderr "$tmp/err" || fail "run: stderr not relayed ($(cat "$tmp/err"))"
 [ ! -e "$root/r1" ] || fail "run --rm: state left in $root/r1"
 
-# stdin
-out=$(echo hello-stdin | h run --rm -i --rootfs "$rootfs" -- cat)
-[ "$out" = hello-stdin ] || fail "run -i: got '$out'"
+# stdin through a pipeline in the container, and the VM's size from the
+# command line
+out=$(echo hello-stdin | h run --rm -i --cpus 2 --mem 320 --rootfs "$rootfs" -- \
+	sh -c 'cat | tr a-z A-Z; nproc; grep MemTotal /proc/meminfo')
+[ "$(echo "$out" | sed -n 1p)" = HELLO-STDIN ] || fail "run -i: got '$out'"
+[ "$(echo "$out" | sed -n 2p)" = 2 ] || fail "run --cpus 2: nproc says '$out'"
+mem_kb=$(echo "$out" | sed -n 3p | awk '{print $2}')
+if [ "${mem_kb:-0}" -le 250000 ] || [ "${mem_kb:-0}" -gt 327680 ]; then
+	fail "run --mem 320: MemTotal '$mem_kb' kB"
+fi
 
 # signals sent to hako run reach the container's process
 h run --rm --rootfs "$rootfs" sig -- \
@@ -93,9 +70,39 @@ rc=$?
 [ "$rc" = 7 ] || fail "run: SIGINT: exit code $rc, expected 7 ($(cat "$tmp/sig.out"))"
 grep -q got-int "$tmp/sig.out" || fail "run: SIGINT not passed on ($(cat "$tmp/sig.out"))"
 
+# a monitor killed outright: its VM dies with it (PDEATHSIG), the state
+# reads stopped, and delete removes what it left mounted
+h run --rootfs "$rootfs" k9 -- sh -c 'echo ready; sleep 600' >"$tmp/k9.out" 2>&1 &
+runpid=$!
+for _ in $(seq 600); do
+	grep -q ready "$tmp/k9.out" && break
+	sleep 0.1
+done
+kill -KILL "$(h state k9 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')"
+wait "$runpid"
+sleep 0.5
+h state k9 | grep -Eq '"status": ?"stopped"' || fail "state after SIGKILL: $(h state k9 2>&1)"
+pgrep -f "$root/k9/" >/dev/null && fail "SIGKILL: VM processes left: $(pgrep -af "$root/k9/")"
+h delete k9 2>/dev/null || fail "delete after SIGKILL"
+grep -q "$root/k9" /proc/self/mountinfo && fail "delete after SIGKILL: mounts left"
+[ ! -e "$root/k9" ] || fail "delete after SIGKILL: state left"
+# Debian's virtiofsd leaves its pid file when killed; only a clean stop removes it
+rm -f "/run/virtiofsd/$(echo "$root/k9/vm/virtiofsd.sock" | tr / .).pid"
+
 # runc-style sequence
 h spec --bundle "$tmp/bundle" || fail "spec"
 sed -i 's/"terminal": *true/"terminal": false/; s/^\( *\)"sh"$/\1"sleep", "600"/' "$tmp/bundle/config.json"
+# runc's form of run: the bundle's process, in the foreground
+mkdir -p "$tmp/bundle2"
+sed "s|\"path\": *\"rootfs\"|\"path\": \"$rootfs\"|; s|\"sleep\", \"600\"|\"sh\", \"-c\", \"echo from-bundle; exit 6\"|" \
+	"$tmp/bundle/config.json" >"$tmp/bundle2/config.json"
+out=$(h run --bundle "$tmp/bundle2" --pid-file "$tmp/pid2" b1 </dev/null)
+rc=$?
+[ "$rc" = 6 ] || fail "run --bundle: exit code $rc, expected 6 ($out)"
+[ "$out" = from-bundle ] || fail "run --bundle: output '$out'"
+[ -s "$tmp/pid2" ] || fail "run --bundle: no pid file"
+h delete b1 || fail "delete after run --bundle"
+
 h create --bundle "$tmp/bundle" --pid-file "$tmp/pid" c1 >"$tmp/c1.out" 2>&1 ||
 	fail "create: $(cat "$tmp/c1.out")"
 h state c1 | grep -Eq '"status": ?"created"' || fail "state after create: $(h state c1 2>&1)"
@@ -125,6 +132,13 @@ h state c1 | grep -Eq '"status": ?"stopped"' || fail "state after kill: $(h stat
 h delete c1 || fail "delete"
 h state c1 >/dev/null 2>&1 && fail "state of a deleted container succeeded"
 
+# delete of a created (never started) container stops its VM
+h create --bundle "$tmp/bundle" c2 >"$tmp/c2.out" 2>&1 || fail "create c2: $(cat "$tmp/c2.out")"
+c2pid=$(h state c2 | sed -n 's/.*"pid": *\([0-9]*\).*/\1/p')
+h delete c2 || fail "delete of a created container"
+kill -0 "$c2pid" 2>/dev/null && fail "delete: the monitor of c2 still runs"
+h state c2 >/dev/null 2>&1 && fail "state of a deleted created container succeeded"
+
 # unknown ids
 for cmd in start kill delete pause resume exec events update; do
 	msg=$(h "$cmd" nope 2>&1) && fail "$cmd of an unknown id succeeded"
@@ -132,9 +146,7 @@ for cmd in start kill delete pause resume exec events update; do
 done
 
 # nothing left behind
-if pgrep -f "$tmp" >/dev/null; then
-	fail "processes left: $(pgrep -af "$tmp")"
-fi
+no_processes_left "$tmp"
 grep -q "$tmp" /proc/self/mountinfo && fail "mounts left: $(grep "$tmp" /proc/self/mountinfo)"
 left=$(ls -A "$root" 2>/dev/null)
 [ -z "$left" ] || fail "state left: $left"

@@ -2,6 +2,7 @@
  * process: start an idle guest, pause and resume it, stop it; poweroff seen
  * through vmm_wait; the kick signal refused when the program owns it.
  * Usage: vmm-api PAYLOAD_TOOL (exits 77 without /dev/kvm). */
+#include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,11 @@ static struct vmm *boot(const char *kernel, int serial_fd)
 	return v;
 }
 
+static void *waiter(void *arg)
+{
+	return (void *)(long)vmm_wait(arg);
+}
+
 static void wait_for_byte(int fd)
 {
 	char c = 0;
@@ -60,6 +66,8 @@ int main(int argc, char **argv)
 	char first[256], off[256];
 	struct err e = {0};
 	struct vmm *v;
+	pthread_t t;
+	void *other;
 	int p[2];
 
 	if (argc != 2) {
@@ -86,8 +94,10 @@ int main(int argc, char **argv)
 	CHECK(vmm_resume(v, &e) == -1 && strstr(e.msg, "not paused"));
 	usleep(300000); /* a few poweroff probes: an idle guest is not off */
 	CHECK(vmm_exit_reason_of(v) == VMM_EXIT_NONE);
+	CHECK(pthread_create(&t, NULL, waiter, v) == 0); /* a second waiter */
 	vmm_stop(v);
 	CHECK(vmm_wait(v) == VMM_EXIT_SHUTDOWN);
+	CHECK(pthread_join(t, &other) == 0 && (long)other == VMM_EXIT_SHUTDOWN);
 	CHECK(strstr(vmm_exit_message(v), "stopped by the host"));
 	CHECK(vmm_pause(v, &e) == -1);
 	vmm_free(v);

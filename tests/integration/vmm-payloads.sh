@@ -38,6 +38,11 @@ run poweroff 0
 run poweroff 0 --vcpus 4 --mem 4G # memory split around the 32-bit hole, APs never started
 run long64 0                      # 64-bit ELF entry: VMM-built page tables and long mode
 run reboot 3
+# Every kind of device on the bus: created, announced, torn down cleanly.
+echo disk >"$dir/disk.img"
+mkdir "$dir/share"
+run poweroff 0 --disk "$dir/disk.img,ro" --disk "$dir/disk.img" --vsock-uds "$dir/v.sock" \
+	--share "tag=$dir/share"
 run triple 4
 grep -q 'triple fault' "$dir/triple.err" || { echo "FAIL: no triple fault message"; fail=1; }
 
@@ -64,6 +69,11 @@ out=$("$vmm" --kernel "$dir/none.elf" 2>&1)
 rc=$?
 if [ "$rc" = 0 ] || ! echo "$out" | grep -q "none.elf: No such file"; then
 	echo "FAIL: missing kernel: $rc '$out'"
+	fail=1
+fi
+out=$("$vmm" --kernel "$dir/first.elf" --disk "$dir/nodisk.img" 2>&1)
+if [ "$(echo "$out" | wc -l)" != 1 ] || ! echo "$out" | grep -q "nodisk.img"; then
+	echo "FAIL: missing disk: '$out'"
 	fail=1
 fi
 out=$("$vmm" --kernel "$dir/first.elf" --cpuid-mask avx,nosuch 2>&1)

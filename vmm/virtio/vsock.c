@@ -53,6 +53,7 @@ enum {
 #define VSOCK_LOCAL_MIN (1u << 30)    /* host ports we pick for CONNECT */
 #define VSOCK_RST_QUEUE 64            /* RSTs for unknown connections */
 #define VSOCK_CMD_MAX   32            /* "CONNECT 4294967295\n" fits */
+#define VSOCK_MAX_CONNS 1024          /* host fds a guest and its host programs may hold */
 
 struct vsock_hdr {
 	uint64_t src_cid;
@@ -107,6 +108,7 @@ struct vsock {
 	bool active;
 	uint32_t next_local;
 	struct conn *conns;
+	unsigned int nr_conns;
 	struct rst rsts[VSOCK_RST_QUEUE];
 	unsigned int nr_rsts;
 	struct virtq_elem el;
@@ -187,6 +189,7 @@ static void conn_free(struct conn *c)
 		}
 	if (c->registered)
 		loop_del(c->vs->dev.host->loop, c->fd);
+	c->vs->nr_conns--;
 	close(c->fd);
 	free(c->buf);
 	free(c);
@@ -202,15 +205,15 @@ static void conn_reset(struct conn *c)
 
 static struct conn *conn_new(struct vsock *vs, int fd, enum conn_state state, struct err *e)
 {
-	struct conn *c = calloc(1, sizeof(*c));
+	struct conn *c;
 
+	if (vs->nr_conns >= VSOCK_MAX_CONNS)
+		return err_set(e, EMFILE, "virtio-vsock: %d connections already", VSOCK_MAX_CONNS),
+		       NULL;
+	c = calloc(1, sizeof(*c));
 	if (!c)
 		return err_set(e, ENOMEM, "virtio-vsock: out of memory"), NULL;
-	c->buf = malloc(VSOCK_BUF);
-	if (!c->buf) {
-		free(c);
-		return err_set(e, ENOMEM, "virtio-vsock: out of memory"), NULL;
-	}
+	vs->nr_conns++;
 	c->vs = vs;
 	c->fd = fd;
 	c->state = state;
@@ -517,6 +520,11 @@ static void conn_tx(struct conn *c, const struct vsock_hdr *h, const struct virt
 			conn_reset(c);
 			return;
 		}
+		/* The buffer comes with the first bytes: idle connections cost none. */
+		if (!c->buf && !(c->buf = malloc(VSOCK_BUF))) {
+			conn_reset(c);
+			return;
+		}
 		c->len += virtq_elem_read(el, sizeof(*h), c->buf + c->len, h->len);
 		c->rx_cnt += h->len;
 		break;
@@ -653,6 +661,10 @@ static void on_conn(void *data, uint32_t events)
 	pthread_mutex_lock(&vs->dev.lock);
 	if (c->state == CONN_CMD) {
 		conn_read_cmd(c);
+	} else if (c->state == CONN_REQUESTED && (events & (EPOLLHUP | EPOLLERR))) {
+		/* The host program gave up waiting for the guest: so do we. */
+		conn_reset(c);
+		vsock_rx(vs);
 	} else {
 		if (events & (EPOLLHUP | EPOLLERR))
 			c->hup = true;
@@ -683,12 +695,10 @@ static void on_listen(void *data, uint32_t events)
 	} else if (!(c = conn_new(vs, fd, CONN_CMD, &e)) ||
 	           loop_add(vs->dev.host->loop, fd, EPOLLIN, on_conn, c, &e) < 0) {
 		log_error("%s", e.msg);
-		if (c) {
-			vs->conns = c->next;
-			free(c->buf);
-			free(c);
-		}
-		close(fd);
+		if (c)
+			conn_free(c);
+		else
+			close(fd);
 	} else {
 		c->events = EPOLLIN;
 		c->registered = true;

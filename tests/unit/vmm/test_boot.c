@@ -201,6 +201,10 @@ static void test_bzimage(void **state)
 	assert_int_equal(ram[VMM_ZERO_PAGE_ADDR + 0x210], 0xff);
 	assert_int_equal(ram[VMM_ZERO_PAGE_ADDR + 0x211] & 1, 1);
 
+	/* A file too short for the whole header is not taken for a bzImage. */
+	assert_int_equal(vmm_boot_load_kernel(&mem, buf, 0x280, &b, &e), -1);
+	assert_non_null(strstr(e.msg, "not an ELF64 vmlinux or a bzImage"));
+
 	make_bzimage(buf, 0);
 	assert_int_equal(vmm_boot_load_kernel(&mem, buf, len, &b, &e), -1);
 	assert_non_null(strstr(e.msg, "not supported"));

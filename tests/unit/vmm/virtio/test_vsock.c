@@ -185,6 +185,30 @@ static int host_connect(struct fixture *f, uint32_t guest_buf_alloc, uint32_t *l
 	return fd;
 }
 
+/* The host program gives up before the guest answers its CONNECT: the
+ * device drops the connection and tells the guest with an RST. */
+static void test_host_gives_up(void **state)
+{
+	struct fixture *f = *state;
+	struct hdr h;
+	uint32_t local;
+	int fd = uconnect(f->uds);
+
+	assert_int_equal(write(fd, "CONNECT 1024\n", 13), 13);
+	assert_int_equal(grecv(f, &h, 2000), 1);
+	assert_int_equal(h.op, REQUEST);
+	local = h.src_port;
+	close(fd);
+	assert_int_equal(grecv(f, &h, 2000), 1);
+	assert_int_equal(h.op, RST);
+	assert_int_equal(h.src_port, local);
+	assert_int_equal(h.dst_port, 1024);
+	/* A late answer from the guest finds nothing and is refused. */
+	gsend(f, RESPONSE, 1024, local, 0, NULL, 0, 65536, 0);
+	assert_int_equal(grecv(f, &h, 2000), 1);
+	assert_int_equal(h.op, RST);
+}
+
 static void test_config(void **state)
 {
 	struct fixture *f = *state;
@@ -428,6 +452,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_guest_connect, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_bad_connect_line, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_refused_and_reset, setup, teardown),
+	        cmocka_unit_test_setup_teardown(test_host_gives_up, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

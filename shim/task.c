@@ -73,6 +73,18 @@ void task_not_found(struct ttrpc_call *call, const char *id, const char *exec_id
 }
 
 /* An error from the runtime as a ttrpc status. */
+/* The request, decoded as d; NULL once the call is answered
+ * INVALID_ARGUMENT for a payload that does not decode. */
+void *task_decode(struct ttrpc_call *call, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                  size_t n)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, p);
+
+	if (!m)
+		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable %s", d->short_name);
+	return m;
+}
+
 void task_fail(struct ttrpc_call *call, const struct err *e)
 {
 	int code = TTRPC_UNKNOWN;
@@ -404,11 +416,9 @@ static void do_create(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	struct ctr *c;
 	struct err e;
 
-	req = containerd__task__v2__create_task_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable CreateTaskRequest");
+	req = task_decode(call, &containerd__task__v2__create_task_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	c = task_find_ctr(t, req->id);
 	pthread_mutex_unlock(&t->lock);
@@ -498,11 +508,9 @@ static void do_start(struct shim_task *t, struct ttrpc_call *call, const uint8_t
 	struct err e;
 	bool created;
 
-	req = containerd__task__v2__start_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StartRequest");
+	req = task_decode(call, &containerd__task__v2__start_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	created = pr && pr->status == STATUS(CREATED);
@@ -561,11 +569,9 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	struct err e;
 	bool running;
 
-	req = containerd__task__v2__delete_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable DeleteRequest");
+	req = task_decode(call, &containerd__task__v2__delete_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	c = pr ? pr->c : NULL;
@@ -643,11 +649,9 @@ static void do_kill(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 	Containerd__V1__Types__Status st = STATUS(UNKNOWN);
 	struct err e;
 
-	req = containerd__task__v2__kill_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable KillRequest");
+	req = task_decode(call, &containerd__task__v2__kill_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr)
@@ -706,11 +710,9 @@ static void on_state(struct ttrpc_call *call, const uint8_t *p, size_t n, void *
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct proc *pr;
 
-	req = containerd__task__v2__state_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StateRequest");
+	req = task_decode(call, &containerd__task__v2__state_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr) {
@@ -744,11 +746,9 @@ static void on_wait(struct ttrpc_call *call, const uint8_t *p, size_t n, void *o
 	struct wait *w = NULL;
 	bool stopped = false;
 
-	req = containerd__task__v2__wait_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable WaitRequest");
+	req = task_decode(call, &containerd__task__v2__wait_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr && pr->status == STATUS(STOPPED)) {

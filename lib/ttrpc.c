@@ -722,6 +722,16 @@ fail:
 	return -1;
 }
 
+void ttrpc_client_shutdown(struct ttrpc_client *c)
+{
+	uint64_t one = 1;
+
+	client_break(c, "client closed");
+	/* the reader stops too: late answers have no one left to take them */
+	if (write(c->wakefd, &one, sizeof(one)) < 0)
+		log_warn("ttrpc: wake the client reader: %s", strerror(errno));
+}
+
 void ttrpc_client_free(struct ttrpc_client *c)
 {
 	uint64_t one = 1;

@@ -4,7 +4,8 @@
  * to one worker thread (which boots and owns the VM: qemu dies with the
  * thread that forked it); each running process has a waiter thread
  * (WaitProcess, then drain its output, then publish the exit and answer
- * the Waits) and its stdio threads (shim/io.c). */
+ * the Waits) and its stdio threads (shim/io.c); the VM has an OOM watcher
+ * (shim/oom.c). */
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -293,6 +294,7 @@ static int boot(struct shim_task *t, const char *id, const char *config_path, st
 	struct sandbox_config sc = {.id = id, .run_dir = t->run_dir, .hostname = id};
 	cleanup_free char *parent = strdup(t->run_dir), *pidfile = NULL, *pids = NULL;
 	struct config_choice ch;
+	struct err we;
 
 	if (!parent)
 		return err_set(e, ENOMEM, "out of memory");
@@ -315,6 +317,9 @@ static int boot(struct shim_task *t, const char *id, const char *config_path, st
 		return -1;
 	if (sandbox_start(&t->sb, &sc, e) < 0)
 		return -1;
+	/* without it containers still run: only their OOM events go unseen */
+	if (shim_oom_start(&t->oom, sandbox_agent(t->sb), t->events, &we) < 0)
+		log_warn("%s: %s", id, we.msg);
 	t->vm_pid = sc.ops->pid(sandbox_hv(t->sb));
 	/* for `delete` after this shim died */
 	if (asprintf(&pidfile, "%s/vm.pid", t->run_dir) < 0 ||
@@ -333,6 +338,9 @@ static void stop_vm(struct shim_task *t)
 		return;
 	if (sandbox_stop(t->sb, &e) < 0)
 		log_warn("stop the VM: %s", e.msg);
+	/* the agent's stream has ended: so has the watcher's wait */
+	shim_oom_free(t->oom);
+	t->oom = NULL;
 	sandbox_free(t->sb);
 	t->sb = NULL;
 }

@@ -21,6 +21,7 @@
 #include "runtime/sandbox.h"
 #include "shim/events.h"
 #include "shim/io.h"
+#include "shim/oom.h"
 #include "shim/task.h"
 
 #define STATUS(x)        CONTAINERD__V1__TYPES__STATUS__##x
@@ -77,6 +78,7 @@ struct shim_task {
 	struct ctr *ctrs;
 	/* worker thread only */
 	struct sandbox *sb;
+	struct shim_oom *oom; /* its OOM watcher */
 	struct config *cfg;
 	char *kernel, *initrd;
 	pid_t vm_pid;

@@ -195,16 +195,35 @@ static void *waiter(void *arg)
 	struct err e;
 	int status;
 
-	if (agent_wait_process(sandbox_agent(t->sb), p->c->id, p->exec_id, &status, &e) < 0) {
+	/* t->sb may be stopped and freed meanwhile: only p->agent is ours */
+	if (agent_wait_process(p->agent, p->c->id, p->exec_id, &status, &e) < 0) {
 		log_warn("%s: wait: %s", task_pid_name(p), e.msg);
 		status = EXIT_UNKNOWN;
 	}
+	agent_unref(p->agent);
+	p->agent = NULL;
 	/* every byte the process wrote reaches containerd before its exit */
 	if (p->io)
 		shim_io_finish(p->io, DRAIN_TIMEOUT_MS);
 	log_info("%s: exited with status %d", task_pid_name(p), status);
 	proc_exited(t, p, (uint32_t)status);
 	return NULL;
+}
+
+int task_waiter_start(struct proc *p, struct agent *a, struct err *e)
+{
+	int r;
+
+	p->agent = agent_ref(a);
+	r = pthread_create(&p->waiter, NULL, waiter, p);
+	if (r) {
+		agent_unref(p->agent);
+		p->agent = NULL;
+		errno = r;
+		return err_sys(e, "%s: waiter thread", task_pid_name(p));
+	}
+	p->waiter_running = true;
+	return 0;
 }
 
 /* ---- rootfs ----------------------------------------------------------------- */
@@ -478,7 +497,6 @@ out:
 
 static int start_proc(struct shim_task *t, struct proc *p, struct err *e)
 {
-	int r;
 
 	if (p->exec_id) {
 		if (agent_exec_process(sandbox_agent(t->sb), p->c->id, p->exec_id, p->spec, e) < 0)
@@ -491,13 +509,7 @@ static int start_proc(struct shim_task *t, struct proc *p, struct err *e)
 	pthread_mutex_unlock(&t->lock);
 	if (p->io && shim_io_start(p->io, e) < 0)
 		log_warn("%s: %s", task_pid_name(p), e->msg);
-	r = pthread_create(&p->waiter, NULL, waiter, p);
-	if (r) {
-		errno = r;
-		return err_sys(e, "%s: waiter thread", task_pid_name(p));
-	}
-	p->waiter_running = true;
-	return 0;
+	return task_waiter_start(p, sandbox_agent(t->sb), e);
 }
 
 static void do_start(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)

@@ -49,6 +49,8 @@ struct proc {
 	struct shim_io *io;
 	pthread_t waiter;
 	bool waiter_running;
+	/* the waiter's own reference: its WaitProcess may outlive stop_vm */
+	struct agent *agent;
 	struct wait *waits;
 };
 
@@ -110,6 +112,10 @@ void task_set_ts(Google__Protobuf__Timestamp *ts, const struct timespec *t);
 char *task_dup_or_null(const char *s);
 /* Everything a proc owns (its io, spec, strings), not the proc itself. */
 void task_proc_free_fields(struct proc *p);
+/* Start p's waiter thread (WaitProcess, then p's exit is published and its
+ * Waits answered) on its own reference to a, dropped when the wait ends:
+ * the VM may be stopped and its agent closed meanwhile. Join p->waiter. */
+int task_waiter_start(struct proc *p, struct agent *a, struct err *e);
 /* An Any holding OCI JSON (a process spec, resources) as the message d. */
 int task_any_json(const Google__Protobuf__Any *any, const ProtobufCMessageDescriptor *d,
                   ProtobufCMessage **out, struct err *e);

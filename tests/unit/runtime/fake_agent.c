@@ -138,6 +138,15 @@ static void on_wait(struct ttrpc_call *call, const uint8_t *payload, size_t len,
 
 	(void)payload;
 	(void)len;
+	pthread_mutex_lock(&f->lock);
+	f->waits++;
+	pthread_mutex_unlock(&f->lock);
+	if (f->wait_hold) {
+		if (f->wait_held)
+			ttrpc_call_error(f->wait_held, TTRPC_CANCELLED, "superseded");
+		f->wait_held = call;
+		return;
+	}
 	resp.status = f->exit_status;
 	ttrpc_call_reply_msg(call, &resp.base);
 }
@@ -293,6 +302,8 @@ void fake_agent_stop(struct fake_agent *f)
 	pthread_join(f->thread, NULL);
 	if (f->oom_held)
 		ttrpc_call_error(f->oom_held, TTRPC_CANCELLED, "agent stopped");
+	if (f->wait_held)
+		ttrpc_call_error(f->wait_held, TTRPC_CANCELLED, "agent stopped");
 	ttrpc_server_free(f->server);
 	loop_free(f->loop);
 	pthread_mutex_destroy(&f->lock);

@@ -13,6 +13,7 @@ struct fake_agent {
 	int exit_status; /* WaitProcess answer */
 	const char *stdout_data;
 	const char *oom_id; /* answer to the first GetOOMEvent; later ones wait */
+	bool wait_hold;     /* leave WaitProcess unanswered (a process still running) */
 	/* what it saw (read after fake_agent_stop, or under lock) */
 	pthread_mutex_t lock;
 	int checks;
@@ -30,11 +31,13 @@ struct fake_agent {
 	bool destroyed;
 	int stdout_reads;
 	int oom_calls;
+	int waits;
 	/* internals */
 	struct loop *loop;
 	struct ttrpc_server *server;
 	pthread_t thread;
 	struct ttrpc_call *oom_held; /* the GetOOMEvent left waiting */
+	struct ttrpc_call *wait_held;
 };
 
 /* Start serving; returns the client end of its one connection. */

@@ -124,7 +124,11 @@ for _ in $(seq 50); do
 	pgrep -f -- "-address $SHIM_DIR/c.sock" >/dev/null || break
 	sleep 0.2
 done
-check "no shim process left" sh -c "! pgrep -f -- '-address $SHIM_DIR/c.sock' >/dev/null"
+# (pgrep here, not in `sh -c`, whose own command line would match)
+no_shim() {
+	! pgrep -f -- "-address $SHIM_DIR/c.sock" >/dev/null
+}
+check "no shim process left" no_shim
 check "no mount left" sh -c "! grep -q -- '$SHIM_DIR/state' /proc/self/mountinfo"
 check "no task directory left" \
 	sh -c "[ -z \"\$(ls -A '$SHIM_DIR/state/io.containerd.runtime.v2.task/default' 2>/dev/null)\" ]"

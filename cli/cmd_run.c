@@ -1,6 +1,7 @@
 /* cli/cmd_run.c: one container in its own VM, in the foreground (the
- * monitor of cli/vm.h runs in this process); hako exits with the
- * container's exit status. Two forms: `hako run --rootfs DIR [options] [ID]
+ * monitor of cli/vm.h runs in this process; hako exits with the
+ * container's exit status), or with -d detached (create + start). Two forms: `hako run --rootfs DIR
+ * [options] [ID]
  * -- CMD...` (a default spec running CMD), and runc's `hako run [--bundle
  * DIR] [--pid-file F] ID` (the bundle's config.json). */
 #include <errno.h>
@@ -8,14 +9,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <json-c/json.h>
 
 #include "cli/cli.h"
 #include "cli/vm.h"
+#include "lib/log.h"
 #include "runtime/bundle.h"
 #include "runtime/spec.h"
+#include "runtime/state.h"
 
 enum {
 	O_ROOTFS = CLI_LONG_ONLY,
@@ -33,7 +37,7 @@ enum {
 
 static const struct cli_option options[] = {
         {"rootfs", O_ROOTFS, "DIR", "the root filesystem (its form: the command after --)"},
-        {"rm", O_RM, NULL, "remove the container's state once it exited"},
+        {"rm", O_RM, NULL, "remove the container's state once it exited (also with -d)"},
         {"tty", 't', NULL, "give the process a terminal (implies -i)"},
         {"interactive", 'i', NULL, "pass stdin on to the process"},
         {"mem", O_MEM, "MIB", "guest memory in MiB (default: the configuration's)"},
@@ -41,8 +45,8 @@ static const struct cli_option options[] = {
         {"read-only", O_READONLY, NULL, "share the root filesystem read-only"},
         {"bundle", O_BUNDLE, "DIR", "runc form: run the OCI bundle DIR (default: .)"},
         {"pid-file", O_PID_FILE, "FILE", "write the container's pid (hako's) to FILE"},
-        {"detach", O_DETACH, NULL, "not supported (use create and start)"},
-        {"console-socket", O_CONSOLE, "SOCKET", "not supported (use create and start)"},
+        {"detach", O_DETACH, NULL, "return once it runs (its monitor is its pid; see docs)"},
+        {"console-socket", O_CONSOLE, "SOCKET", "with -d -t: send the pty master to SOCKET"},
         {"no-pivot", O_NO_PIVOT, NULL, "accepted for runc compatibility; no effect"},
         {"no-new-keyring", O_NO_NEW_KEYRING, NULL, "accepted for runc compatibility; no effect"},
         {NULL, 0, NULL, NULL},
@@ -127,6 +131,33 @@ static int command_opts(const struct cli_args *a, struct vm_opts *o, char *gen_i
 	return spec_for_command(cmd, (size_t)nr_cmd, o->tty, &o->spec, e);
 }
 
+/* -d: create (a forked monitor) and start; on a failed start the
+ * container is deleted again. */
+static int run_detached(struct cli_ctx *ctx, struct vm_opts *o, const char *console, struct err *e)
+{
+	struct err de;
+	pid_t pid;
+
+	if (o->tty != !!console)
+		return err_set(
+		        e, EINVAL, "%s",
+		        o->tty ? "run -d with a terminal needs --console-socket"
+		               : "--console-socket needs a terminal (-t or process.terminal)");
+	o->foreground = false;
+	pid = vm_spawn(ctx, o, console, e);
+	if (pid < 0)
+		return -1;
+	if (vm_control(ctx, o->id, "start", e) < 0) {
+		if (vm_control(ctx, o->id, "delete", &de) < 0)
+			kill(pid, SIGTERM);
+		waitpid(pid, NULL, 0);
+		if (state_remove(cli_root(ctx), o->id, &de) < 0)
+			log_warn("%s", de.msg);
+		return -1;
+	}
+	return 0;
+}
+
 static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 {
 	struct vm_opts o = {.ready_fd = -1, .foreground = true};
@@ -134,10 +165,8 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 	char gen_id[32];
 	int status = -1;
 
-	if (cli_has(a, O_DETACH) || cli_get(a, O_CONSOLE))
-		return err_set(e, ENOTSUP,
-		               "not supported: run --detach/--console-socket (use "
-		               "create and start)");
+	if (cli_get(a, O_CONSOLE) && !cli_has(a, O_DETACH))
+		return err_set(e, ENOTSUP, "not supported: run --console-socket without -d");
 	if ((cli_get(a, O_MEM) && parse_uint("--mem", cli_get(a, O_MEM), &o.memory_mib, e) < 0) ||
 	    (cli_get(a, O_CPUS) && parse_uint("--cpus", cli_get(a, O_CPUS), &o.vcpus, e) < 0))
 		return -1;
@@ -147,7 +176,10 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 	o.rm = cli_has(a, O_RM);
 	o.pid_file = cli_get(a, O_PID_FILE);
 	signal(SIGPIPE, SIG_IGN);
-	status = vm_monitor(ctx, &o, e);
+	if (cli_has(a, O_DETACH))
+		status = run_detached(ctx, &o, cli_get(a, O_CONSOLE), e);
+	else
+		status = vm_monitor(ctx, &o, e);
 out:
 	spec_free(o.spec);
 	bundle_free(b);
@@ -160,7 +192,7 @@ out:
 const struct cli_command cli_cmd_run = {
         .name = "run",
         .args = "--rootfs DIR [<container-id>] -- <command> [args...] | <container-id>",
-        .summary = "run a command in a new container in its own VM, in the foreground",
+        .summary = "run a command in a new container in its own VM (in the foreground, or -d)",
         .options = options,
         .min_args = 1,
         .max_args = -1,

@@ -33,6 +33,12 @@ struct vm_opts {
  * error already went to ready_fd). */
 int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e);
 
+/* Fork a detached monitor for o (o->foreground false) and wait until it
+ * has created the container; its stdio is this process's, or a pty whose
+ * master goes to the unix socket console (runc's protocol) when not NULL.
+ * Returns the monitor's pid, or -1 with e (the monitor has exited then). */
+int vm_spawn(struct cli_ctx *ctx, struct vm_opts *o, const char *console, struct err *e);
+
 /* Send one command ("start", "kill 15", "kill-all 9", "pause", "resume",
  * "delete") to id's monitor and wait for its answer. */
 int vm_control(const struct cli_ctx *ctx, const char *id, const char *cmd, struct err *e);

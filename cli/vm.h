@@ -16,6 +16,10 @@ struct vm_opts {
 	const char *id;
 	const char *bundle; /* "" when none */
 	const char *rootfs;
+	/* when set: a directory the monitor moves into the state directory as
+	 * <root>/<id>/image once the state exists (rootfs is then taken as
+	 * relative to it), so that it goes with the state; `run --image` */
+	const char *image_dir;
 	bool readonly;
 	Grpc__Spec *spec;               /* not consumed */
 	unsigned int memory_mib, vcpus; /* 0: the configuration's */

@@ -56,6 +56,26 @@ h() {
 	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
 }
 
+# --image: the archive's layer is the rootfs, its Env (PATH=/bin) finds sh
+oci_busybox_image "$tmp/bb.tar" hako-bb:latest "$tmp/scratch"
+start=$(date +%s%N)
+out=$(timeout 120 "$hako" --root "$root" --config "$tmp/config.toml" run --rm \
+	--image "$tmp/bb.tar" -- sh -c "echo from-image; echo PATH=\$PATH; exit 5" 2>"$tmp/err")
+rc=$?
+echo "run --image took $((($(date +%s%N) - start) / 1000000)) ms"
+[ "$rc" = 5 ] || fail "run --image: exit code $rc, expected 5 ($(cat "$tmp/err"))"
+echo "$out" | grep -qx from-image || fail "run --image: output '$out'"
+echo "$out" | grep -qx "PATH=/bin" || fail "run --image: the image's Env not used ('$out')"
+[ -z "$(ls -A "$root" 2>/dev/null)" ] || fail "run --image --rm: left in $root: $(ls -A "$root")"
+
+# a broken archive: a clear error, nothing left
+echo junk >"$tmp/junk.tar"
+if h run --rm --image "$tmp/junk.tar" -- true 2>"$tmp/err"; then
+	fail "run --image junk succeeded"
+fi
+[ -s "$tmp/err" ] || fail "run --image junk: no error message"
+[ -z "$(ls -A "$root" 2>/dev/null)" ] || fail "run --image junk: left in $root: $(ls -A "$root")"
+
 # -d: returns once the container runs; the monitor is the pid in --pid-file
 mkdir -p "$tmp/rootfs/bin" "$tmp/rootfs/proc" "$tmp/rootfs/sys" "$tmp/rootfs/dev" \
 	"$tmp/rootfs/tmp" "$tmp/rootfs/etc"

@@ -13,6 +13,7 @@
 #include <json-c/json.h>
 
 #include "lib/log.h"
+#include "lib/sha256.h"
 #include "lib/util.h"
 #include "runtime/image.h"
 
@@ -348,6 +349,43 @@ static int apply_whiteouts(const char *rootfs, char *list, struct err *e)
 	return 0;
 }
 
+/* The blob at path must hash to digest ("sha256:<hex>", checked by
+ * image_blob_path). */
+static int verify_blob(const char *path, const char *digest, struct err *e)
+{
+	cleanup_close int fd = open(path, O_RDONLY | O_CLOEXEC);
+	uint8_t d[32], buf[16384];
+	char hex[65];
+	struct sha256 s;
+	ssize_t n;
+
+	if (fd < 0)
+		return err_sys(e, "open blob %s", digest);
+	sha256_init(&s);
+	while ((n = read(fd, buf, sizeof(buf))) != 0) {
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0)
+			return err_sys(e, "read blob %s", digest);
+		sha256_update(&s, buf, (size_t)n);
+	}
+	sha256_final(&s, d);
+	for (int i = 0; i < 32; i++)
+		snprintf(hex + 2 * i, 3, "%02x", d[i]);
+	if (strcmp(hex, digest + 7))
+		return err_set(e, EINVAL, "blob %s: digest mismatch (its content hashes to %s)",
+		               digest, hex);
+	return 0;
+}
+
+/* Path of a blob whose content matches its digest. */
+static int blob(const char *oci, const char *digest, char *out, size_t size, struct err *e)
+{
+	if (image_blob_path(oci, digest, out, size, e) < 0)
+		return -1;
+	return verify_blob(out, digest, e);
+}
+
 static int unpack_layer(const char *blob, const char *rootfs, struct err *e)
 {
 	cleanup_free char *list = NULL;
@@ -393,8 +431,7 @@ int image_unpack(const char *archive, const char *dir, struct image_config *cfg,
 	}
 	snprintf(path, sizeof(path), "%s/index.json", oci);
 	if (read_json(path, &index, e) < 0 || image_pick_manifest(index, &digest, e) < 0 ||
-	    image_blob_path(oci, digest, path, sizeof(path), e) < 0 ||
-	    read_json(path, &manifest, e) < 0)
+	    blob(oci, digest, path, sizeof(path), e) < 0 || read_json(path, &manifest, e) < 0)
 		goto out;
 	if (!json_object_object_get_ex(manifest, "config", &config) ||
 	    !(digest = get_string(config, "digest"))) {
@@ -402,8 +439,8 @@ int image_unpack(const char *archive, const char *dir, struct image_config *cfg,
 		goto out;
 	}
 	config = NULL;
-	if (image_blob_path(oci, digest, path, sizeof(path), e) < 0 ||
-	    read_json(path, &config, e) < 0 || image_config_parse(config, cfg, e) < 0)
+	if (blob(oci, digest, path, sizeof(path), e) < 0 || read_json(path, &config, e) < 0 ||
+	    image_config_parse(config, cfg, e) < 0)
 		goto out;
 	if (!json_object_object_get_ex(manifest, "layers", &layers) ||
 	    !json_object_is_type(layers, json_type_array)) {
@@ -422,7 +459,7 @@ int image_unpack(const char *archive, const char *dir, struct image_config *cfg,
 			err_set(e, EINVAL, "image layer %zu has no digest", i);
 			goto out;
 		}
-		if (image_blob_path(oci, digest, path, sizeof(path), e) < 0 ||
+		if (blob(oci, digest, path, sizeof(path), e) < 0 ||
 		    unpack_layer(path, rootfs, e) < 0) {
 			err_ctx(e, "layer %s", digest);
 			goto out;

@@ -20,8 +20,9 @@ struct image_config {
  * and layers, tar or tar+gzip, OCI whiteouts applied) into dir/rootfs; dir
  * exists. The archive and the layers are read by GNU tar as a child
  * process and are trusted like a bundle's rootfs (whiteouts are applied
- * inside a chroot, but tar follows symlinks of earlier layers). Blob
- * digests are not verified. dir/oci is scratch, removed before returning;
+ * inside a chroot, but tar follows symlinks of earlier layers). Each blob
+ * read (manifest, config, layers) must match its sha256 digest. dir/oci is
+ * scratch, removed before returning;
  * on error the caller removes dir. */
 int image_unpack(const char *archive, const char *dir, struct image_config *cfg, struct err *e);
 void image_config_free(struct image_config *cfg);

@@ -1,7 +1,7 @@
 /* Unit tests for runtime/image: whiteout names, blob paths, manifest choice,
  * the config's defaults, and (as root: whiteouts are applied in a chroot)
  * a two-layer archive (the second gzipped, with an opaque directory and a
- * whiteout) unpacked. */
+ * whiteout) unpacked, and refused once a blob no longer matches its digest. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -112,20 +112,23 @@ static void test_unpack_layers(void **state)
 	if (geteuid() != 0)
 		skip();
 	assert_non_null(mkdtemp(dir));
-	/* digests are not checked: any 64 hex digits name a blob */
+	/* blobs named by their sha256; bad.tar: layer 1 changed afterwards */
 	snprintf(cmd, sizeof(cmd),
 	         "set -e; cd %s; mkdir -p l1/a l1/b l2/a o/blobs/sha256 out; "
 	         "echo x >l1/a/x; echo z >l1/b/z; echo k >l1/keep; "
 	         "echo n >l2/a/new; touch l2/a/.wh..wh..opq l2/.wh.b; "
-	         "tar -C l1 -cf o/blobs/sha256/%s1 .; tar -C l2 -czf o/blobs/sha256/%s2 .; "
-	         "printf '{\"config\":{\"Cmd\":[\"sh\"]}}' >o/blobs/sha256/%s3; "
-	         "printf '{\"config\":{\"digest\":\"sha256:%s3\"},\"layers\":["
-	         "{\"digest\":\"sha256:%s1\"},{\"digest\":\"sha256:%s2\","
+	         "tar -C l1 -cf l1.tar .; tar -C l2 -czf l2.tar .; "
+	         "b() { d=$(sha256sum $1 | cut -d' ' -f1); mv $1 o/blobs/sha256/$d; echo $d; }; "
+	         "L1=$(b l1.tar); L2=$(b l2.tar); "
+	         "printf '{\"config\":{\"Cmd\":[\"sh\"]}}' >c.json; C=$(b c.json); "
+	         "printf '{\"config\":{\"digest\":\"sha256:%%s\"},\"layers\":["
+	         "{\"digest\":\"sha256:%%s\"},{\"digest\":\"sha256:%%s\","
 	         "\"mediaType\":\"application/vnd.oci.image.layer.v1.tar+gzip\"}]}' "
-	         ">o/blobs/sha256/%s4; "
-	         "printf '{\"manifests\":[{\"digest\":\"sha256:%s4\"}]}' >o/index.json; "
-	         "echo '{}' >o/oci-layout; tar -C o -cf img.tar .",
-	         dir, HEX + 1, HEX + 1, HEX + 1, HEX + 1, HEX + 1, HEX + 1, HEX + 1, HEX + 1);
+	         "$C $L1 $L2 >m.json; M=$(b m.json); "
+	         "printf '{\"manifests\":[{\"digest\":\"sha256:%%s\"}]}' $M >o/index.json; "
+	         "echo '{}' >o/oci-layout; tar -C o -cf img.tar .; "
+	         "echo more >>o/blobs/sha256/$L1; tar -C o -cf bad.tar .",
+	         dir);
 	assert_int_equal(system(cmd), 0);
 	snprintf(cmd, sizeof(cmd), "%s/img.tar", dir);
 	snprintf(path, sizeof(path), "%s/out", dir);
@@ -144,11 +147,16 @@ static void test_unpack_layers(void **state)
 	assert_int_not_equal(access(path, F_OK), 0);
 	snprintf(path, sizeof(path), "%s/out/oci", dir);
 	assert_int_not_equal(access(path, F_OK), 0);
-	/* a file that is no OCI layout */
+	/* a file that is no OCI layout; a blob that does not match its digest */
 	snprintf(cmd, sizeof(cmd), "%s/out/rootfs/keep", dir);
 	snprintf(path, sizeof(path), "%s/out2", dir);
 	assert_int_equal(mkdir(path, 0700), 0);
 	assert_int_equal(image_unpack(cmd, path, &ic, &e), -1);
+	snprintf(cmd, sizeof(cmd), "%s/bad.tar", dir);
+	snprintf(path, sizeof(path), "%s/out3", dir);
+	assert_int_equal(mkdir(path, 0700), 0);
+	assert_int_equal(image_unpack(cmd, path, &ic, &e), -1);
+	assert_non_null(strstr(e.msg, "digest mismatch"));
 	assert_int_equal(util_rm_rf(dir, &e), 0);
 }
 

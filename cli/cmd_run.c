@@ -188,9 +188,10 @@ static int image_spec(const struct cli_ctx *ctx, const char *archive, char **cmd
                       bool tty, struct vm_opts *o, char *image_dir, size_t size, struct err *e)
 {
 	struct image_config ic = {0};
+	sigset_t stop, saved, pending;
 	char **argv = NULL;
+	int r = -1, unpacked;
 	size_t n = 0;
-	int r = -1;
 
 	if (util_mkdir_p(cli_root(ctx), 0711, e) < 0)
 		return err_ctx(e, "state root");
@@ -201,8 +202,22 @@ static int image_spec(const struct cli_ctx *ctx, const char *archive, char **cmd
 		image_dir[0] = 0;
 		return -1;
 	}
-	if (image_unpack(archive, image_dir, &ic, e) < 0)
-		goto out;
+	/* a ^C while tar unpacks must not leave the directory behind: the
+	 * signals wait (tar inherits that) and fail the run once it is done */
+	sigemptyset(&stop);
+	sigaddset(&stop, SIGINT);
+	sigaddset(&stop, SIGTERM);
+	sigaddset(&stop, SIGHUP);
+	sigaddset(&stop, SIGQUIT);
+	sigprocmask(SIG_BLOCK, &stop, &saved);
+	unpacked = image_unpack(archive, image_dir, &ic, e);
+	sigpending(&pending);
+	for (int sig = 1; sig < NSIG && unpacked == 0; sig++)
+		if (sigismember(&stop, sig) && sigismember(&pending, sig))
+			unpacked = err_set(e, EINTR, "run: interrupted by signal %d", sig);
+	if (unpacked < 0)
+		goto out; /* the caller removes the directory; hako exits 1 */
+	sigprocmask(SIG_SETMASK, &saved, NULL);
 	argv = calloc(1, sizeof(char *));
 	for (char **v = ic.entrypoint; argv && v && *v; v++) {
 		char **nv = realloc(argv, (n + 2) * sizeof(char *));

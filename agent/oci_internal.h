@@ -29,8 +29,6 @@ int oci_get_bool(struct json_object *o, const char *key, const char *where, bool
                  struct err *e);
 int oci_get_int64(struct json_object *o, const char *key, const char *where, int64_t *out,
                   struct err *e);
-int oci_get_signed(struct json_object *o, const char *key, const char *where, int64_t *out,
-                   struct err *e);
 int oci_get_u32(struct json_object *o, const char *key, const char *where, uint32_t *out,
                 bool required, struct err *e);
 int oci_as_int64(struct json_object *v, const char *path, int64_t *out, struct err *e);

@@ -40,18 +40,31 @@ struct json_object *oci_get(struct json_object *o, const char *key)
 	return v;
 }
 
+/* The field at key when it has the JSON type; *v = NULL when absent, an
+ * error naming the field (why) when of another type. */
+static int get_typed(struct json_object *o, const char *key, const char *where, json_type type,
+                     const char *why, struct json_object **v, struct err *e)
+{
+	char path[PATH_MAX_FIELD];
+
+	*v = oci_get(o, key);
+	if (!*v || json_object_is_type(*v, type))
+		return 0;
+	oci_sub(path, where, key);
+	*v = NULL;
+	return oci_bad(e, path, why);
+}
+
 int oci_get_string(struct json_object *o, const char *key, const char *where, char **out,
                    struct err *e)
 {
-	struct json_object *v = oci_get(o, key);
-	char path[PATH_MAX_FIELD];
+	struct json_object *v;
 
 	*out = NULL;
+	if (get_typed(o, key, where, json_type_string, "must be a string", &v, e) < 0)
+		return -1;
 	if (!v)
 		return 0;
-	oci_sub(path, where, key);
-	if (!json_object_is_type(v, json_type_string))
-		return oci_bad(e, path, "must be a string");
 	*out = strdup(json_object_get_string(v));
 	if (!*out)
 		return err_set(e, ENOMEM, "out of memory");
@@ -61,15 +74,12 @@ int oci_get_string(struct json_object *o, const char *key, const char *where, ch
 int oci_get_bool(struct json_object *o, const char *key, const char *where, bool *out,
                  struct err *e)
 {
-	struct json_object *v = oci_get(o, key);
-	char path[PATH_MAX_FIELD];
+	struct json_object *v;
 
-	if (!v)
-		return 0;
-	oci_sub(path, where, key);
-	if (!json_object_is_type(v, json_type_boolean))
-		return oci_bad(e, path, "must be a boolean");
-	*out = json_object_get_boolean(v);
+	if (get_typed(o, key, where, json_type_boolean, "must be a boolean", &v, e) < 0)
+		return -1;
+	if (v)
+		*out = json_object_get_boolean(v);
 	return 0;
 }
 
@@ -185,45 +195,16 @@ int oci_get_strv(struct json_object *o, const char *key, const char *where, bool
 int oci_get_array(struct json_object *o, const char *key, const char *where,
                   struct json_object **arr, size_t *n, struct err *e)
 {
-	struct json_object *v = oci_get(o, key);
-	char path[PATH_MAX_FIELD];
-
-	*arr = NULL;
 	*n = 0;
-	if (!v)
-		return 0;
-	oci_sub(path, where, key);
-	if (!json_object_is_type(v, json_type_array))
-		return oci_bad(e, path, "must be an array");
-	*arr = v;
-	*n = json_object_array_length(v);
+	if (get_typed(o, key, where, json_type_array, "must be an array", arr, e) < 0)
+		return -1;
+	if (*arr)
+		*n = json_object_array_length(*arr);
 	return 0;
 }
 
 int oci_get_object(struct json_object *o, const char *key, const char *where,
                    struct json_object **out, struct err *e)
 {
-	struct json_object *v = oci_get(o, key);
-	char path[PATH_MAX_FIELD];
-
-	*out = NULL;
-	if (!v)
-		return 0;
-	oci_sub(path, where, key);
-	if (!json_object_is_type(v, json_type_object))
-		return oci_bad(e, path, "must be an object");
-	*out = v;
-	return 0;
-}
-
-int oci_get_signed(struct json_object *o, const char *key, const char *where, int64_t *out,
-                   struct err *e)
-{
-	struct json_object *v = oci_get(o, key);
-	char path[PATH_MAX_FIELD];
-
-	if (!v)
-		return 0;
-	oci_sub(path, where, key);
-	return oci_as_int64(v, path, out, e);
+	return get_typed(o, key, where, json_type_object, "must be an object", out, e);
 }

@@ -128,8 +128,8 @@ static int parse_dev_rules(struct json_object *res, const char *where, struct oc
 		d->type = 'a';
 		strcpy(d->access, "rwm");
 		if (oci_get_bool(o, "allow", path, &d->allow, e) < 0 ||
-		    oci_get_signed(o, "major", path, &d->major, e) < 0 ||
-		    oci_get_signed(o, "minor", path, &d->minor, e) < 0 ||
+		    oci_get_int64(o, "major", path, &d->major, e) < 0 ||
+		    oci_get_int64(o, "minor", path, &d->minor, e) < 0 ||
 		    oci_get_string(o, "type", path, &type, e) < 0 ||
 		    oci_get_string(o, "access", path, &access, e) < 0) {
 			free(type);
@@ -196,9 +196,9 @@ int oci_resources_parse(struct json_object *res, const char *where, struct oci_r
 		return -1;
 	if (mem) {
 		oci_sub(path, where, "memory");
-		if (oci_get_signed(mem, "limit", path, &r->mem_limit, e) < 0 ||
-		    oci_get_signed(mem, "reservation", path, &r->mem_reservation, e) < 0 ||
-		    oci_get_signed(mem, "swap", path, &r->mem_swap, e) < 0)
+		if (oci_get_int64(mem, "limit", path, &r->mem_limit, e) < 0 ||
+		    oci_get_int64(mem, "reservation", path, &r->mem_reservation, e) < 0 ||
+		    oci_get_int64(mem, "swap", path, &r->mem_swap, e) < 0)
 			return -1;
 		if (r->mem_limit != OCI_UNSET && r->mem_limit < -1) {
 			char fpath[PATH_MAX_FIELD];
@@ -209,9 +209,9 @@ int oci_resources_parse(struct json_object *res, const char *where, struct oci_r
 	}
 	if (cpu) {
 		oci_sub(path, where, "cpu");
-		if (oci_get_signed(cpu, "shares", path, &r->cpu_shares, e) < 0 ||
-		    oci_get_signed(cpu, "quota", path, &r->cpu_quota, e) < 0 ||
-		    oci_get_signed(cpu, "period", path, &r->cpu_period, e) < 0 ||
+		if (oci_get_int64(cpu, "shares", path, &r->cpu_shares, e) < 0 ||
+		    oci_get_int64(cpu, "quota", path, &r->cpu_quota, e) < 0 ||
+		    oci_get_int64(cpu, "period", path, &r->cpu_period, e) < 0 ||
 		    oci_get_string(cpu, "cpus", path, &r->cpus, e) < 0 ||
 		    oci_get_string(cpu, "mems", path, &r->mems, e) < 0)
 			return -1;
@@ -224,7 +224,7 @@ int oci_resources_parse(struct json_object *res, const char *where, struct oci_r
 	}
 	if (pids) {
 		oci_sub(path, where, "pids");
-		if (oci_get_signed(pids, "limit", path, &r->pids_limit, e) < 0)
+		if (oci_get_int64(pids, "limit", path, &r->pids_limit, e) < 0)
 			return -1;
 	}
 	return parse_dev_rules(res, where, r, e);
@@ -273,8 +273,8 @@ static int parse_devices(struct json_object *lx, struct oci_spec *s, struct err 
 			oci_sub(fpath, path, "major");
 			return oci_bad(e, fpath, "is required for a character or block device");
 		}
-		if (oci_get_signed(o, "major", path, &d->major, e) < 0 ||
-		    oci_get_signed(o, "minor", path, &d->minor, e) < 0)
+		if (oci_get_int64(o, "major", path, &d->major, e) < 0 ||
+		    oci_get_int64(o, "minor", path, &d->minor, e) < 0)
 			return -1;
 		if (oci_get(o, "fileMode")) {
 			if (oci_get_u32(o, "fileMode", path, &v, false, e) < 0)
@@ -373,8 +373,8 @@ static int parse_action(struct json_object *o, const char *where, const char *ke
 
 	if (oci_get_string(o, key, where, &name, e) < 0)
 		return -1;
-	if (oci_get_signed(o, !strcmp(key, "action") ? "errnoRet" : "defaultErrnoRet", where, &ret,
-	                   e) < 0) {
+	if (oci_get_int64(o, !strcmp(key, "action") ? "errnoRet" : "defaultErrnoRet", where, &ret,
+	                  e) < 0) {
 		free(name);
 		return -1;
 	}

@@ -5,7 +5,7 @@
 # private containerd, and print both medians and their ratio.
 # Usage: bench/ctr-run.sh [SHIM_BINARY] [ITERATIONS]. Root; needs
 # containerd, ctr, runc, busybox and a built guest kernel and initrd.
-set -eu
+set -eu -o pipefail
 
 here=$(cd "$(dirname "$0")" && pwd)
 shim=$(realpath "${1:-$here/../build/shim/containerd-shim-hako-v2}")
@@ -52,3 +52,19 @@ echo "ctr run --rm $IMG true, median of $n:"
 echo "  runc: $runc_s s"
 echo "  hako: $hako_s s"
 echo "  ratio hako/runc: $(echo "scale=1; $hako_s / $runc_s" | bc)"
+
+# The guest's own boot phases, from its kernel log (dmesg timestamps, seconds
+# since the guest kernel started), read by one more hako container.
+if klog=$(timeout 300 ctr -a "$SHIM_DIR/c.sock" run --rm --runtime io.containerd.hako.v2 \
+	"$IMG" bench-dmesg /bin/busybox dmesg </dev/null 2>"$SHIM_DIR/dmesg.err") && [ -n "$klog" ]; then
+	stamp() { echo "$klog" | grep -m1 "$1" | sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p'; }
+	echo "guest kernel phases (dmesg, s since the guest kernel started):"
+	echo "  virtio-mmio devices registered: $(stamp 'Registering device virtio-mmio' || true)"
+	echo "  initramfs unpacked:             $(stamp 'Freeing initrd memory' || true)"
+	echo "  /init (hako-agent) started:     $(stamp 'Run /init as init process' || true)"
+	echo "  last kernel message:            $(echo "$klog" | tail -n 1 |
+		sed -n 's/^\[ *\([0-9.]*\)\].*/\1/p')"
+else
+	echo "guest kernel phases: dmesg in a hako container failed: $(head -c 300 "$SHIM_DIR/dmesg.err")"
+fi
+

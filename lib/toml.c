@@ -388,29 +388,15 @@ static int parse_escape(struct parser *ps, struct sbuf *b)
 
 	adv(ps); /* the backslash */
 	c = peek(ps);
+	if (c > 0 && strchr("btnfre\"\\", c)) {
+		static const char simple[] = {
+		        ['b'] = '\b', ['t'] = '\t', ['n'] = '\n', ['f'] = '\f',
+		        ['r'] = '\r', ['e'] = 0x1b, ['"'] = '"',  ['\\'] = '\\'};
+
+		adv(ps);
+		return sbuf_addc(b, simple[c]);
+	}
 	switch (c) {
-	case 'b':
-		adv(ps);
-		return sbuf_addc(b, '\b');
-	case 't':
-		adv(ps);
-		return sbuf_addc(b, '\t');
-	case 'n':
-		adv(ps);
-		return sbuf_addc(b, '\n');
-	case 'f':
-		adv(ps);
-		return sbuf_addc(b, '\f');
-	case 'r':
-		adv(ps);
-		return sbuf_addc(b, '\r');
-	case 'e':
-		adv(ps);
-		return sbuf_addc(b, 0x1b);
-	case '"':
-	case '\\':
-		adv(ps);
-		return sbuf_addc(b, (char)c);
 	case 'u':
 	case 'U': {
 		int digits = c == 'u' ? 4 : 8;
@@ -776,6 +762,29 @@ static int parse_array(struct parser *ps, struct toml_value *v)
 	return 0;
 }
 
+/* key = value into t (in a table's lines or an inline table); missing_eq
+ * names what was expected when the '=' is not there. */
+static int parse_key_value(struct parser *ps, struct toml_table *t, const char *missing_eq)
+{
+	struct key_part k[TOML_MAX_KEY_PARTS];
+	struct toml_value v;
+	int n = parse_key(ps, k);
+
+	if (n < 0)
+		return -1;
+	if (peek(ps) != '=') {
+		free_key(k, (size_t)n);
+		return expected(ps, missing_eq);
+	}
+	adv(ps);
+	skip_ws(ps);
+	if (parse_value(ps, &v) < 0) {
+		free_key(k, (size_t)n);
+		return -1;
+	}
+	return set_dotted(ps, t, k, n, &v);
+}
+
 static int parse_inline_table(struct parser *ps, struct toml_value *v)
 {
 	struct toml_table *t = table_new(T_INLINE);
@@ -791,25 +800,8 @@ static int parse_inline_table(struct parser *ps, struct toml_value *v)
 		return 0;
 	}
 	for (;;) {
-		struct key_part k[TOML_MAX_KEY_PARTS];
-		struct toml_value item;
-		int n;
-
 		skip_ws(ps);
-		n = parse_key(ps, k);
-		if (n < 0)
-			return -1;
-		if (peek(ps) != '=') {
-			free_key(k, (size_t)n);
-			return expected(ps, "'=' after key in inline table");
-		}
-		adv(ps);
-		skip_ws(ps);
-		if (parse_value(ps, &item) < 0) {
-			free_key(k, (size_t)n);
-			return -1;
-		}
-		if (set_dotted(ps, t, k, n, &item) < 0)
+		if (parse_key_value(ps, t, "'=' after key in inline table") < 0)
 			return -1;
 		skip_ws(ps);
 		if (peek(ps) == ',') {
@@ -1049,23 +1041,7 @@ out:
 
 static int parse_keyval(struct parser *ps)
 {
-	struct key_part k[TOML_MAX_KEY_PARTS];
-	struct toml_value v;
-	int n = parse_key(ps, k);
-
-	if (n < 0)
-		return -1;
-	if (peek(ps) != '=') {
-		free_key(k, (size_t)n);
-		return expected(ps, "'=' after key");
-	}
-	adv(ps);
-	skip_ws(ps);
-	if (parse_value(ps, &v) < 0) {
-		free_key(k, (size_t)n);
-		return -1;
-	}
-	if (set_dotted(ps, ps->cur, k, n, &v) < 0)
+	if (parse_key_value(ps, ps->cur, "'=' after key") < 0)
 		return -1;
 	return end_of_line(ps);
 }

@@ -474,21 +474,33 @@ static void on_conn(void *data, uint32_t events)
 	pthread_mutex_unlock(&s->lock);
 }
 
-int ttrpc_server_serve_fd(struct ttrpc_server *s, int fd, struct err *e)
+/* Takes fd, closed on failure: makes it non-blocking and allocates the
+ * zeroed object (size bytes) that will own it. */
+static void *adopt_fd(int fd, size_t size, struct err *e)
 {
-	struct conn *c;
 	int flags = fcntl(fd, F_GETFL);
+	void *obj;
 
 	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
 		err_sys(e, "ttrpc: set fd %d non-blocking", fd);
 		close(fd);
-		return -1;
+		return NULL;
 	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
+	obj = calloc(1, size);
+	if (!obj) {
 		close(fd);
-		return err_set(e, ENOMEM, "ttrpc: out of memory");
+		err_set(e, ENOMEM, "ttrpc: out of memory");
 	}
+	return obj;
+}
+
+int ttrpc_server_serve_fd(struct ttrpc_server *s, int fd, struct err *e)
+{
+	struct conn *c;
+
+	c = adopt_fd(fd, sizeof(*c), e);
+	if (!c)
+		return -1;
 	c->s = s;
 	c->fd = fd;
 	pthread_mutex_lock(&s->lock);
@@ -681,18 +693,10 @@ static void *client_reader(void *arg)
 int ttrpc_client_new(struct ttrpc_client **out, int fd, struct err *e)
 {
 	struct ttrpc_client *c;
-	int flags = fcntl(fd, F_GETFL);
 
-	if (flags < 0 || fcntl(fd, F_SETFL, flags | O_NONBLOCK) < 0) {
-		err_sys(e, "ttrpc: set fd %d non-blocking", fd);
-		close(fd);
+	c = adopt_fd(fd, sizeof(*c), e);
+	if (!c)
 		return -1;
-	}
-	c = calloc(1, sizeof(*c));
-	if (!c) {
-		close(fd);
-		return err_set(e, ENOMEM, "ttrpc: out of memory");
-	}
 	c->fd = fd;
 	c->next_id = 1;
 	c->wakefd = eventfd(0, EFD_CLOEXEC);
@@ -716,6 +720,16 @@ fail:
 	close(fd);
 	free(c);
 	return -1;
+}
+
+void ttrpc_client_shutdown(struct ttrpc_client *c)
+{
+	uint64_t one = 1;
+
+	client_break(c, "client closed");
+	/* the reader stops too: late answers have no one left to take them */
+	if (write(c->wakefd, &one, sizeof(one)) < 0)
+		log_warn("ttrpc: wake the client reader: %s", strerror(errno));
 }
 
 void ttrpc_client_free(struct ttrpc_client *c)

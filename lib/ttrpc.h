@@ -122,6 +122,11 @@ struct ttrpc_client;
  * connection and wakes every waiting caller with an error. */
 int ttrpc_client_new(struct ttrpc_client **out, int fd, struct err *e);
 void ttrpc_client_free(struct ttrpc_client *c);
+/* End the connection now without freeing it: calls in flight on any thread
+ * fail (ECONNRESET, "client closed") and later calls fail at once. For a
+ * thread blocked in a call without deadline that must return before
+ * ttrpc_client_free, which needs every call to have returned. */
+void ttrpc_client_shutdown(struct ttrpc_client *c);
 
 /* Call service/method with req and wait at most timeout_ms (<= 0: no
  * deadline; it is sent as timeout_nano). Returns 0 with *resp set (free with

@@ -1,6 +1,7 @@
 /* runtime/agent.c: typed wrappers over lib/ttrpc for the agent API, and the
  * wait for a freshly booted guest's agent to answer. */
 #include <errno.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -17,6 +18,8 @@
 struct agent {
 	struct ttrpc_client *client;
 	int call_timeout_ms;
+	pthread_mutex_t lock; /* refs */
+	int refs;
 };
 
 static int code_errno(int code)
@@ -133,6 +136,8 @@ static int agent_new(struct agent **out, int fd, struct err *e)
 		return err_ctx(e, "agent");
 	}
 	a->call_timeout_ms = DEFAULT_CALL_TIMEOUT_MS;
+	pthread_mutex_init(&a->lock, NULL);
+	a->refs = 1;
 	*out = a;
 	return 0;
 }
@@ -179,7 +184,31 @@ void agent_close(struct agent *a)
 {
 	if (!a)
 		return;
+	ttrpc_client_shutdown(a->client);
+	agent_unref(a);
+}
+
+struct agent *agent_ref(struct agent *a)
+{
+	pthread_mutex_lock(&a->lock);
+	a->refs++;
+	pthread_mutex_unlock(&a->lock);
+	return a;
+}
+
+void agent_unref(struct agent *a)
+{
+	int left;
+
+	if (!a)
+		return;
+	pthread_mutex_lock(&a->lock);
+	left = --a->refs;
+	pthread_mutex_unlock(&a->lock);
+	if (left)
+		return;
 	ttrpc_client_free(a->client);
+	pthread_mutex_destroy(&a->lock);
 	free(a);
 }
 
@@ -369,6 +398,21 @@ int agent_close_stdin(struct agent *a, const char *cid, const char *exec_id, str
 	if (exec_id)
 		req.exec_id = (char *)exec_id;
 	return call_empty(a, "CloseStdin", &req.base, e);
+}
+
+int agent_get_oom_event(struct agent *a, char **cid, struct err *e)
+{
+	Grpc__GetOOMEventRequest req = GRPC__GET_OOMEVENT_REQUEST__INIT;
+	Grpc__OOMEvent *resp = NULL;
+
+	if (call(a, AGENT_SERVICE, "GetOOMEvent", &req.base, &grpc__oomevent__descriptor,
+	         (ProtobufCMessage **)&resp, 0, NULL, e) < 0)
+		return -1;
+	*cid = strdup(resp->container_id);
+	protobuf_c_message_free_unpacked(&resp->base, NULL);
+	if (!*cid)
+		return err_set(e, ENOMEM, "agent GetOOMEvent: out of memory");
+	return 0;
 }
 
 int agent_tty_resize(struct agent *a, const char *cid, const char *exec_id, unsigned int rows,

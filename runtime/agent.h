@@ -25,7 +25,14 @@ int agent_connect(struct agent **out, const struct hv_ops *ops, struct hv *h, in
                   struct err *e);
 /* Same on a stream already connected (owned from now, closed on failure). */
 int agent_open_fd(struct agent **out, int fd, int timeout_ms, struct err *e);
+/* End the stream for every thread (calls in flight fail with ECONNRESET,
+ * later ones at once) and drop the caller's reference. */
 void agent_close(struct agent *a);
+/* Another reference, for a thread whose calls may outlive agent_close (a
+ * GetOOMEvent loop): the struct stays valid until its agent_unref. */
+struct agent *agent_ref(struct agent *a);
+/* Drop a reference without ending the stream; the last one frees. */
+void agent_unref(struct agent *a);
 /* Deadline of each ordinary call (not Wait/Read*, which wait for the guest). */
 void agent_set_call_timeout(struct agent *a, int timeout_ms);
 
@@ -66,6 +73,11 @@ ssize_t agent_read_stream(struct agent *a, const char *cid, const char *exec_id,
 ssize_t agent_write_stdin(struct agent *a, const char *cid, const char *exec_id, const void *buf,
                           size_t len, struct err *e);
 int agent_close_stdin(struct agent *a, const char *cid, const char *exec_id, struct err *e);
+/* Blocks until a container's process is OOM-killed, with no deadline (the
+ * agent queues events, a call given up would lose one); *cid (malloc'd)
+ * names the container. Fails once the stream ends (agent_close). */
+int agent_get_oom_event(struct agent *a, char **cid, struct err *e);
+
 int agent_tty_resize(struct agent *a, const char *cid, const char *exec_id, unsigned int rows,
                      unsigned int cols, struct err *e);
 

@@ -162,16 +162,28 @@ static int go_join(const char *const *parts, size_t n, char *buf, size_t size, s
 	return 0;
 }
 
+/* SHA-256 of containerd's address, the namespace and name joined as Go's
+ * filepath.Join does: the names containerd derives sockets and dirs from. */
+static int joined_digest(const char *containerd_address, const char *ns, const char *name,
+                         uint8_t digest[32], struct err *e)
+{
+	const char *parts[] = {containerd_address ? containerd_address : "", ns, name};
+	char joined[PATH_MAX * 2];
+
+	if (go_join(parts, 3, joined, sizeof(joined), e) < 0)
+		return -1;
+	sha256(joined, strlen(joined), digest);
+	return 0;
+}
+
 int shim_socket_address(const char *containerd_address, const char *ns, const char *id, char *buf,
                         size_t size, struct err *e)
 {
-	const char *parts[] = {containerd_address ? containerd_address : "", ns, id};
-	char joined[PATH_MAX * 2], digest_hex[65];
+	char digest_hex[65];
 	uint8_t digest[32];
 
-	if (go_join(parts, 3, joined, sizeof(joined), e) < 0)
+	if (joined_digest(containerd_address, ns, id, digest, e) < 0)
 		return err_ctx(e, "shim address");
-	sha256(joined, strlen(joined), digest);
 	hex(digest, sizeof(digest), digest_hex);
 	if ((size_t)snprintf(buf, size, "unix://%s/%s", SHIM_SOCKET_DIR, digest_hex) >= size)
 		return err_set(e, ENAMETOOLONG, "shim address: buffer too small");
@@ -181,13 +193,11 @@ int shim_socket_address(const char *containerd_address, const char *ns, const ch
 int shim_run_dir(const char *containerd_address, const char *ns, const char *group, char *buf,
                  size_t size, struct err *e)
 {
-	const char *parts[] = {containerd_address ? containerd_address : "", ns, group};
-	char joined[PATH_MAX * 2], h[17];
+	char h[17];
 	uint8_t digest[32];
 
-	if (go_join(parts, 3, joined, sizeof(joined), e) < 0)
+	if (joined_digest(containerd_address, ns, group, digest, e) < 0)
 		return err_ctx(e, "run directory");
-	sha256(joined, strlen(joined), digest);
 	hex(digest, 8, h);
 	if ((size_t)snprintf(buf, size, "%s/%s", SHIM_RUN_ROOT, h) >= size)
 		return err_set(e, ENAMETOOLONG, "run directory: buffer too small");

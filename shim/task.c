@@ -4,7 +4,8 @@
  * to one worker thread (which boots and owns the VM: qemu dies with the
  * thread that forked it); each running process has a waiter thread
  * (WaitProcess, then drain its output, then publish the exit and answer
- * the Waits) and its stdio threads (shim/io.c). */
+ * the Waits) and its stdio threads (shim/io.c); the VM has an OOM watcher
+ * (shim/oom.c). */
 #include <errno.h>
 #include <libgen.h>
 #include <pthread.h>
@@ -72,6 +73,18 @@ void task_not_found(struct ttrpc_call *call, const char *id, const char *exec_id
 }
 
 /* An error from the runtime as a ttrpc status. */
+/* The request, decoded as d; NULL once the call is answered
+ * INVALID_ARGUMENT for a payload that does not decode. */
+void *task_decode(struct ttrpc_call *call, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                  size_t n)
+{
+	ProtobufCMessage *m = protobuf_c_message_unpack(d, NULL, n, p);
+
+	if (!m)
+		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable %s", d->short_name);
+	return m;
+}
+
 void task_fail(struct ttrpc_call *call, const struct err *e)
 {
 	int code = TTRPC_UNKNOWN;
@@ -281,6 +294,7 @@ static int boot(struct shim_task *t, const char *id, const char *config_path, st
 	struct sandbox_config sc = {.id = id, .run_dir = t->run_dir, .hostname = id};
 	cleanup_free char *parent = strdup(t->run_dir), *pidfile = NULL, *pids = NULL;
 	struct config_choice ch;
+	struct err we;
 
 	if (!parent)
 		return err_set(e, ENOMEM, "out of memory");
@@ -303,6 +317,9 @@ static int boot(struct shim_task *t, const char *id, const char *config_path, st
 		return -1;
 	if (sandbox_start(&t->sb, &sc, e) < 0)
 		return -1;
+	/* without it containers still run: only their OOM events go unseen */
+	if (shim_oom_start(&t->oom, sandbox_agent(t->sb), t->events, &we) < 0)
+		log_warn("%s: %s", id, we.msg);
 	t->vm_pid = sc.ops->pid(sandbox_hv(t->sb));
 	/* for `delete` after this shim died */
 	if (asprintf(&pidfile, "%s/vm.pid", t->run_dir) < 0 ||
@@ -321,6 +338,9 @@ static void stop_vm(struct shim_task *t)
 		return;
 	if (sandbox_stop(t->sb, &e) < 0)
 		log_warn("stop the VM: %s", e.msg);
+	/* the agent's stream has ended: so has the watcher's wait */
+	shim_oom_free(t->oom);
+	t->oom = NULL;
 	sandbox_free(t->sb);
 	t->sb = NULL;
 }
@@ -396,11 +416,9 @@ static void do_create(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	struct ctr *c;
 	struct err e;
 
-	req = containerd__task__v2__create_task_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable CreateTaskRequest");
+	req = task_decode(call, &containerd__task__v2__create_task_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	c = task_find_ctr(t, req->id);
 	pthread_mutex_unlock(&t->lock);
@@ -490,11 +508,9 @@ static void do_start(struct shim_task *t, struct ttrpc_call *call, const uint8_t
 	struct err e;
 	bool created;
 
-	req = containerd__task__v2__start_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StartRequest");
+	req = task_decode(call, &containerd__task__v2__start_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	created = pr && pr->status == STATUS(CREATED);
@@ -553,11 +569,9 @@ static void do_delete(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	struct err e;
 	bool running;
 
-	req = containerd__task__v2__delete_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable DeleteRequest");
+	req = task_decode(call, &containerd__task__v2__delete_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	c = pr ? pr->c : NULL;
@@ -635,11 +649,9 @@ static void do_kill(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 	Containerd__V1__Types__Status st = STATUS(UNKNOWN);
 	struct err e;
 
-	req = containerd__task__v2__kill_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable KillRequest");
+	req = task_decode(call, &containerd__task__v2__kill_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr)
@@ -698,11 +710,9 @@ static void on_state(struct ttrpc_call *call, const uint8_t *p, size_t n, void *
 	Google__Protobuf__Timestamp ts = GOOGLE__PROTOBUF__TIMESTAMP__INIT;
 	struct proc *pr;
 
-	req = containerd__task__v2__state_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StateRequest");
+	req = task_decode(call, &containerd__task__v2__state_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr) {
@@ -736,11 +746,9 @@ static void on_wait(struct ttrpc_call *call, const uint8_t *p, size_t n, void *o
 	struct wait *w = NULL;
 	bool stopped = false;
 
-	req = containerd__task__v2__wait_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable WaitRequest");
+	req = task_decode(call, &containerd__task__v2__wait_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	if (pr && pr->status == STATUS(STOPPED)) {

@@ -21,6 +21,7 @@
 #include "runtime/sandbox.h"
 #include "shim/events.h"
 #include "shim/io.h"
+#include "shim/oom.h"
 #include "shim/task.h"
 
 #define STATUS(x)        CONTAINERD__V1__TYPES__STATUS__##x
@@ -77,6 +78,7 @@ struct shim_task {
 	struct ctr *ctrs;
 	/* worker thread only */
 	struct sandbox *sb;
+	struct shim_oom *oom; /* its OOM watcher */
 	struct config *cfg;
 	char *kernel, *initrd;
 	pid_t vm_pid;
@@ -98,6 +100,9 @@ const char *task_pid_name(const struct proc *p);
  * google.protobuf.Empty. */
 void task_not_found(struct ttrpc_call *call, const char *id, const char *exec_id);
 void task_fail(struct ttrpc_call *call, const struct err *e);
+/* Decodes a request as d, answering INVALID_ARGUMENT (NULL) when it does not. */
+void *task_decode(struct ttrpc_call *call, const ProtobufCMessageDescriptor *d, const uint8_t *p,
+                  size_t n);
 void task_reply_empty(struct ttrpc_call *call);
 
 void task_set_ts(Google__Protobuf__Timestamp *ts, const struct timespec *t);

@@ -44,11 +44,9 @@ void task_do_exec(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p
 	struct ctr *c;
 	struct err e;
 
-	req = containerd__task__v2__exec_process_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ExecProcessRequest");
+	req = task_decode(call, &containerd__task__v2__exec_process_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	c = task_find_ctr(t, req->id);
 	if (c && req->exec_id[0] && task_find_proc(t, req->id, req->exec_id)) {
@@ -114,11 +112,9 @@ void task_do_resize_pty(struct shim_task *t, struct ttrpc_call *call, const uint
 	struct proc *pr;
 	struct err e;
 
-	req = containerd__task__v2__resize_pty_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ResizePtyRequest");
+	req = task_decode(call, &containerd__task__v2__resize_pty_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	pthread_mutex_unlock(&t->lock);
@@ -137,11 +133,9 @@ void task_do_close_io(struct shim_task *t, struct ttrpc_call *call, const uint8_
 	Containerd__Task__V2__CloseIORequest *req;
 	struct proc *pr;
 
-	req = containerd__task__v2__close_iorequest__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable CloseIORequest");
+	req = task_decode(call, &containerd__task__v2__close_iorequest__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	pr = task_find_proc(t, req->id, req->exec_id);
 	pthread_mutex_unlock(&t->lock);
@@ -197,12 +191,10 @@ static void pause_resume(struct shim_task *t, struct ttrpc_call *call, const cha
 void task_do_pause(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
 {
 	Containerd__Task__V2__PauseRequest *req =
-	        containerd__task__v2__pause_request__unpack(NULL, n, p);
+	        task_decode(call, &containerd__task__v2__pause_request__descriptor, p, n);
 
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable PauseRequest");
+	if (!req)
 		return;
-	}
 	pause_resume(t, call, req->id, true);
 	containerd__task__v2__pause_request__free_unpacked(req, NULL);
 }
@@ -210,12 +202,10 @@ void task_do_pause(struct shim_task *t, struct ttrpc_call *call, const uint8_t *
 void task_do_resume(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p, size_t n)
 {
 	Containerd__Task__V2__ResumeRequest *req =
-	        containerd__task__v2__resume_request__unpack(NULL, n, p);
+	        task_decode(call, &containerd__task__v2__resume_request__descriptor, p, n);
 
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable ResumeRequest");
+	if (!req)
 		return;
-	}
 	pause_resume(t, call, req->id, false);
 	containerd__task__v2__resume_request__free_unpacked(req, NULL);
 }
@@ -227,11 +217,9 @@ void task_do_update(struct shim_task *t, struct ttrpc_call *call, const uint8_t 
 	struct err e;
 	bool known;
 
-	req = containerd__task__v2__update_task_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable UpdateTaskRequest");
+	req = task_decode(call, &containerd__task__v2__update_task_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	known = task_find_ctr(t, req->id) != NULL;
 	pthread_mutex_unlock(&t->lock);
@@ -342,11 +330,9 @@ void task_do_stats(struct shim_task *t, struct ttrpc_call *call, const uint8_t *
 	bool known;
 	struct err e;
 
-	req = containerd__task__v2__stats_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable StatsRequest");
+	req = task_decode(call, &containerd__task__v2__stats_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	known = task_find_ctr(t, req->id) != NULL;
 	pthread_mutex_unlock(&t->lock);
@@ -384,11 +370,9 @@ void task_do_pids(struct shim_task *t, struct ttrpc_call *call, const uint8_t *p
 	Containerd__V1__Types__ProcessInfo *infos[1] = {&info};
 	bool known;
 
-	req = containerd__task__v2__pids_request__unpack(NULL, n, p);
-	if (!req) {
-		ttrpc_call_error(call, TTRPC_INVALID_ARGUMENT, "undecodable PidsRequest");
+	req = task_decode(call, &containerd__task__v2__pids_request__descriptor, p, n);
+	if (!req)
 		return;
-	}
 	pthread_mutex_lock(&t->lock);
 	known = task_find_ctr(t, req->id) != NULL;
 	pthread_mutex_unlock(&t->lock);

@@ -3,15 +3,12 @@
 # check's report, env --json, spec, state of an unknown id, list when empty.
 # Usage: cli-basic.sh PATH/TO/hako
 set -u
+# shellcheck source=tests/lib/vmtest.sh
+. "$(dirname "$0")/../lib/vmtest.sh"
 hako=$(realpath "${1:?usage: cli-basic.sh PATH/TO/hako}")
 tmp=$(mktemp -d /tmp/hako-cli-basic.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
-
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 
 # Run hako without the host's configuration getting in the way.
 h() {

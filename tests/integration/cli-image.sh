@@ -9,49 +9,19 @@ set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
 
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
-[ "$(id -u)" = 0 ] || skip "needs root"
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
-busybox=$(command -v busybox) || skip "needs busybox-static"
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 # shellcheck source=tests/lib/oci-image.sh
 . tests/lib/oci-image.sh
+[ "$(id -u)" = 0 ] || skip "needs root"
+guest_paths
+busybox=$(command -v busybox) || skip "needs busybox-static"
 
 tmp=$(mktemp -d /tmp/hako-cli-image.XXXXXX)
 root=$tmp/state
 failures=0
-cleanup() {
-	local pid
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
-
-cat >"$tmp/config.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+trap 'reap_dir "$tmp"' EXIT
+qemu_config "$tmp/config.toml"
 h() {
 	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
 }
@@ -107,7 +77,7 @@ done
 
 # nothing left behind
 [ -z "$(ls -A "$root" 2>/dev/null)" ] || fail "left in $root: $(ls -A "$root")"
-[ -z "$(pgrep -f "$tmp")" ] || fail "processes left: $(pgrep -af "$tmp")"
+no_processes_left "$tmp"
 ! grep -q "$tmp" /proc/self/mountinfo || fail "mounts left: $(grep "$tmp" /proc/self/mountinfo)"
 
 [ "$failures" = 0 ] || exit 1

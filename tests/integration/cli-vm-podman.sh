@@ -8,37 +8,21 @@
 set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v podman >/dev/null || skip "needs podman"
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+guest_paths
 busybox=$(command -v busybox) || skip "needs busybox-static"
 
 tmp=$(mktemp -d /tmp/hako-podman.XXXXXX)
 P=(podman --root "$tmp/storage" --runroot "$tmp/run" --storage-driver vfs)
 failures=0
 cleanup() {
-	local pid
 	"${P[@]}" rm -af >/dev/null 2>&1
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
+	reap_dir "$tmp"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 
 mkdir -p "$tmp/rootfs/bin"
 cp "$busybox" "$tmp/rootfs/bin/busybox"
@@ -91,8 +75,6 @@ out=$(echo hello-stdin | "${P[@]}" --runtime "$hako" run -i --rm --network none 
 	localhost/hako-test-busybox cat)
 [ "$out" = hello-stdin ] || fail "run -i: '$out'"
 
-if pgrep -f "$tmp/run" | grep -q .; then
-	fail "processes left: $(pgrep -af "$tmp/run")"
-fi
+no_processes_left "$tmp/run"
 [ "$failures" = 0 ] || exit 1
 echo "cli-vm-podman: ok"

@@ -8,35 +8,16 @@
 set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 [ "$(id -u)" = 0 ] || skip "needs root"
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+guest_paths
 busybox=$(command -v busybox) || skip "needs busybox-static"
 
 tmp=$(mktemp -d /tmp/hako-cli-vm.XXXXXX)
 root=$tmp/state
 failures=0
-cleanup() {
-	local pid
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
-}
-trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
+trap 'reap_dir "$tmp"' EXIT
 
 mkdir -p "$tmp/bundle/rootfs/bin" "$tmp/bundle/rootfs/proc" "$tmp/bundle/rootfs/sys" \
 	"$tmp/bundle/rootfs/dev" "$tmp/bundle/rootfs/tmp" "$tmp/bundle/rootfs/etc"
@@ -45,18 +26,7 @@ cp "$busybox" "$rootfs/bin/busybox"
 for app in sh cat echo uname sleep true ls nproc grep awk; do
 	ln -s busybox "$rootfs/bin/$app"
 done
-cat >"$tmp/config.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/config.toml"
 h() {
 	"$hako" --root "$root" --config "$tmp/config.toml" "$@"
 }
@@ -176,9 +146,7 @@ for cmd in start kill delete pause resume exec events update; do
 done
 
 # nothing left behind
-if pgrep -f "$tmp" >/dev/null; then
-	fail "processes left: $(pgrep -af "$tmp")"
-fi
+no_processes_left "$tmp"
 grep -q "$tmp" /proc/self/mountinfo && fail "mounts left: $(grep "$tmp" /proc/self/mountinfo)"
 left=$(ls -A "$root" 2>/dev/null)
 [ -z "$left" ] || fail "state left: $left"

@@ -6,14 +6,12 @@
 # the runc options callers use are accepted. No VM, no root.
 # Usage: oci-compat-cli.sh PATH/TO/hako
 set -u
+# shellcheck source=tests/lib/vmtest.sh
+. "$(dirname "$0")/../lib/vmtest.sh"
 hako=$(realpath "$1")
 tmp=$(mktemp -d /tmp/hako-oci-cli.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 failures=0
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 h() {
 	(cd "$tmp" && "$hako" --root "$tmp/state" --config "$tmp/none.toml" "$@")
 }

@@ -12,40 +12,25 @@
 set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 [ "$(id -u)" = 0 ] || skip "needs root"
 for c in runc busybox python3; do
 	command -v "$c" >/dev/null || skip "needs $c"
 done
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+guest_paths
 
 tmp=$(mktemp -d /tmp/hako-oci.XXXXXX)
 failures=0
 cleanup() {
-	local pid id
+	local id
 	for id in c1 c2; do
 		runc --root "$tmp/runc" delete --force "$id" >/dev/null 2>&1
 		"$hako" --root "$tmp/hako" delete --force "$id" >/dev/null 2>&1
 	done
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
+	reap_dir "$tmp"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 
 # the bundle: busybox; pid 1 notes SIGUSR1 in /tmp/usr1 and exits 7 on SIGUSR2
 B=$tmp/bundle
@@ -67,18 +52,7 @@ json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 mkdir -p "$tmp/empty" "$tmp/invalid"
 echo '{"ociVersion": ' >"$tmp/invalid/config.json"
-cat >"$tmp/hako.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/hako.toml"
 sed "s|^kernel = .*|kernel = \"$tmp/no-such-vmlinux\"|" "$tmp/hako.toml" >"$tmp/nokernel.toml"
 
 rt_runc() { runc --root "$tmp/runc" "$@"; }
@@ -247,8 +221,6 @@ for f in $(<"$tmp/runc.fields"); do
 done
 echo "state fields: runc: $(cat "$tmp/runc.fields"); hako: $(cat "$tmp/hako.fields")"
 [ -z "$(ls -A "$tmp/hako")" ] || fail "hako state root not empty: $(ls -A "$tmp/hako")"
-if pgrep -f "$tmp" >/dev/null; then
-	fail "processes left: $(pgrep -af "$tmp")"
-fi
+no_processes_left "$tmp"
 [ "$failures" = 0 ] || exit 1
 echo "oci-compat: ok"

@@ -12,17 +12,13 @@
 set -u
 hako=$(realpath "$1")
 cd "$(dirname "$0")/../.." || exit 1
-
-skip() {
-	echo "SKIP: $*"
-	exit 77
-}
+# shellcheck source=tests/lib/vmtest.sh
+. tests/lib/vmtest.sh
 [ "$(id -u)" = 0 ] || skip "needs root"
 command -v podman >/dev/null || skip "needs podman"
 command -v conmon >/dev/null || skip "needs conmon"
 command -v busybox >/dev/null || skip "needs busybox-static"
-kernel=$(guest/build-kernel.sh --print-path 2>/dev/null) || skip "guest kernel not built"
-initrd=$(guest/build-initrd.sh --print-path 2>/dev/null) || skip "agent initrd not built"
+guest_paths
 # shellcheck source=tests/lib/oci-image.sh
 . tests/lib/oci-image.sh
 
@@ -43,36 +39,14 @@ cleanup() {
 		done
 		"$hako" delete --force "$id" >/dev/null 2>&1
 	done
-	for pid in $(pgrep -f "$tmp"); do
-		kill -KILL "$pid" 2>/dev/null
-	done
-	awk -v t="$tmp" 'index($5, t) == 1 { print $5 }' /proc/self/mountinfo | sort -r |
-		while read -r mnt; do
-			umount -l "$mnt"
-		done
-	rm -rf "$tmp"
+	reap_dir "$tmp"
 }
 trap cleanup EXIT
-fail() {
-	echo "FAIL: $*"
-	failures=$((failures + 1))
-}
 ms_since() {
 	echo $((($(date +%s%N) - $1) / 1000000))
 }
 
-cat >"$tmp/hako.toml" <<TOML
-[runtime]
-hypervisor_name = "qemu"
-
-[hypervisor.qemu]
-kernel = "$kernel"
-initrd = "$initrd"
-default_memory = 256
-
-[agent.hako]
-dial_timeout = 60
-TOML
+qemu_config "$tmp/hako.toml"
 # conmon and podman's cleanup process inherit the environment
 export HAKO_CONFIG=$tmp/hako.toml CONTAINERS_CONF=$tmp/containers.conf
 printf '[engine]\nevents_logger = "file"\ncgroup_manager = "cgroupfs"\n' >"$tmp/containers.conf"
@@ -120,15 +94,11 @@ else
 	[ "$rc" = 137 ] || fail "wait after kill: '$rc', expected 137"
 	"${P[@]}" "${H[@]}" rm hako-d1 >/dev/null 2>"$tmp/err" || fail "rm: $(cat "$tmp/err")"
 	[ ! -e "/run/hako/$id" ] || fail "hako state left in /run/hako/$id"
-	if pgrep -f "$id" >/dev/null; then
-		fail "processes left: $(pgrep -af "$id")"
-	fi
+	no_processes_left "$id"
 fi
 
 [ -z "$("${P[@]}" ps -aq)" ] || fail "containers left: $("${P[@]}" ps -a)"
-if pgrep -f "$tmp" >/dev/null; then
-	fail "processes left: $(pgrep -af "$tmp")"
-fi
+no_processes_left "$tmp"
 "${P[@]}" rmi -af >/dev/null 2>&1 || fail "rmi failed"
 [ "$failures" = 0 ] || exit 1
 echo "podman: ok"

@@ -1,7 +1,8 @@
 #!/bin/bash
 # tests/integration/shim-containerd.sh: containerd-shim-hako-v2 under a
 # private containerd: `ctr run --rm` of a locally built busybox image in a
-# VM shows the output and the exit code, the task events arrive in order,
+# VM shows the output and the exit code, the task events arrive in order
+# (and /tasks/oom for a process over its memory limit),
 # run -d + exec + kill, pause/resume and metrics work, and nothing
 # (process, mount, socket, run directory) is left afterwards.
 # Usage: shim-containerd.sh SHIM_BINARY SOURCE_DIR. Root; exits 77 without
@@ -42,7 +43,7 @@ cleanup() {
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 t4 t5 t6 t7 t8 c2 p1 tt1 d1 r1; do
+	for id in t1 t2 t3 t4 t5 t6 t7 t8 o1 c2 p1 tt1 d1 r1; do
 		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
 			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
 			delete >/dev/null 2>&1
@@ -134,6 +135,14 @@ if [ -z "${HAKO_CONFIG:-}" ]; then
 		test "${kb:-0}" -gt 300000 -a "${kb:-0}" -lt 393216
 fi
 
+# a process over its 32 MiB memory limit: the guest's OOM killer ends it
+# (the /tasks/oom event is checked with the others below)
+# shellcheck disable=SC2016 # $x is the guest shell's
+ctrd run --rm --memory-limit 33554432 --runtime "$RT" "$IMG" o1 \
+	sh -c 'x=0123456789; while :; do x=$x$x; done' </dev/null >/dev/null 2>"$SHIM_DIR/o1.err"
+rc=$?
+check "memory hog over its limit is killed (rc=$rc)" [ "$rc" = 137 ]
+
 # 2. a detached task: exec, pause/resume, metrics, kill
 if ctrd run -d --runtime "$RT" "$IMG" t3 sleep 600 </dev/null >/dev/null; then
 	out=$(ctrd tasks exec --exec-id e1 t3 echo from-exec </dev/null)
@@ -208,7 +217,7 @@ if ctrd run -d --runtime "$RT" "$IMG" d1 sleep 600 </dev/null >/dev/null; then
 		sleep 0.2
 	done
 	check "killed shim: its run directory is gone" [ ! -e "$run" ]
-	check "killed shim: its VM is gone" no_process "$run/"
+	check "killed shim: its VM is gone ($(pgrep -af -- "$run/" | cut -c1-160))" no_process "$run/"
 	ctrd containers delete d1
 else
 	check "run -d d1" false
@@ -224,6 +233,7 @@ echo "events: $order"
 check "events create, start, exit, delete in order" \
 	sh -c "echo '$order' | grep -q '/tasks/create /tasks/start /tasks/exit /tasks/delete'"
 check "exec events" sh -c "grep -q /tasks/exec-added '$SHIM_DIR/events.txt' && grep -q /tasks/exec-started '$SHIM_DIR/events.txt'"
+check "oom event for o1" grep -q '/tasks/oom.*"container_id":"o1"' "$SHIM_DIR/events.txt"
 check "pause events" sh -c "grep -q /tasks/paused '$SHIM_DIR/events.txt' && grep -q /tasks/resumed '$SHIM_DIR/events.txt'"
 
 # 6. containerd restarts under a running task: the shim lives on,
@@ -251,7 +261,7 @@ sleep 1
 check "no shim process left" [ "$(shims)" = 0 ]
 check "no mount left under $SHIM_DIR" sh -c "! grep -q ' $SHIM_DIR/' /proc/self/mountinfo"
 # each pod's socket and run directory are named by sha256(address/ns/pod)
-for id in t1 t2 t3 t4 t5 t6 t7 t8 p1 tt1 d1 r1; do
+for id in t1 t2 t3 t4 t5 t6 t7 t8 o1 p1 tt1 d1 r1; do
 	digest=$(printf '%s' "$SHIM_DIR/c.sock/default/$id" | sha256sum | cut -d' ' -f1)
 	check "no socket left for $id" [ ! -e "/run/containerd/s/$digest" ]
 	run=/run/hako/shim/${digest:0:16}

@@ -132,31 +132,26 @@ int fuse_server_op_create(struct fuse_req *r)
 	return fuse_server_reply(r, &out, sizeof(out));
 }
 
-int fuse_server_op_read(struct fuse_req *r)
+/* Moves len bytes between fd at offset off and the guest buffers iov[0..cnt)
+ * from byte at, until done, end of file or an error: the bytes moved, or
+ * -errno when the first transfer failed (a short count once some moved). */
+static ssize_t move_data(int fd, bool write, const struct iovec *iov, int cnt, size_t at,
+                         size_t len, uint64_t off)
 {
-	const struct fuse_read_in *in = fuse_server_arg(r, sizeof(*in));
-	size_t hl = sizeof(struct fuse_out_header), size, done = 0;
 	struct iovec win[FUSE_SERVER_IOV_MAX];
-	int fd, n;
+	size_t done = 0;
 
-	if (!in)
-		return -EINVAL;
-	fd = fuse_server_handle_fd(r->s, in->fh, false);
-	if (fd < 0)
-		return -EBADF;
-	if (in->offset > INT64_MAX)
-		return -EINVAL;
-	size = in->size;
-	if (size > r->out_cap - hl)
-		size = r->out_cap - hl;
-	while (done < size) {
+	while (done < len) {
 		ssize_t got;
+		int n = fuse_server_iov_window(iov, cnt, at + done, len - done, win,
+		                               FUSE_SERVER_IOV_MAX);
 
-		n = fuse_server_iov_window(r->out, r->out_cnt, hl + done, size - done, win,
-		                           FUSE_SERVER_IOV_MAX);
 		if (n < 0)
 			return -EINVAL;
-		got = preadv(fd, win, n, (off_t)(in->offset + done));
+		if (write)
+			got = pwritev(fd, win, n, (off_t)(off + done));
+		else
+			got = preadv(fd, win, n, (off_t)(off + done));
 		if (got < 0 && errno == EINTR)
 			continue;
 		if (got < 0) {
@@ -168,17 +163,40 @@ int fuse_server_op_read(struct fuse_req *r)
 			break;
 		done += (size_t)got;
 	}
-	fuse_server_reply_len(r, done);
+	return (ssize_t)done;
+}
+
+int fuse_server_op_read(struct fuse_req *r)
+{
+	const struct fuse_read_in *in = fuse_server_arg(r, sizeof(*in));
+	size_t hl = sizeof(struct fuse_out_header), size;
+	ssize_t done;
+	int fd;
+
+	if (!in)
+		return -EINVAL;
+	fd = fuse_server_handle_fd(r->s, in->fh, false);
+	if (fd < 0)
+		return -EBADF;
+	if (in->offset > INT64_MAX)
+		return -EINVAL;
+	size = in->size;
+	if (size > r->out_cap - hl)
+		size = r->out_cap - hl;
+	done = move_data(fd, false, r->out, r->out_cnt, hl, size, in->offset);
+	if (done < 0)
+		return (int)done;
+	fuse_server_reply_len(r, (size_t)done);
 	return 0;
 }
 
 int fuse_server_op_write(struct fuse_req *r)
 {
 	const struct fuse_write_in *in = fuse_server_arg(r, sizeof(*in));
-	size_t data = sizeof(struct fuse_in_header) + sizeof(*in), done = 0;
-	struct iovec win[FUSE_SERVER_IOV_MAX];
+	size_t data = sizeof(struct fuse_in_header) + sizeof(*in);
 	struct fuse_write_out o = {0};
-	int fd, n;
+	ssize_t done;
+	int fd;
 
 	if (!in)
 		return -EINVAL;
@@ -187,25 +205,9 @@ int fuse_server_op_write(struct fuse_req *r)
 		return -EBADF;
 	if (in->size > r->arglen - sizeof(*in) || in->offset > INT64_MAX)
 		return -EINVAL;
-	while (done < in->size) {
-		ssize_t put;
-
-		n = fuse_server_iov_window(r->in, r->in_cnt, data + done, in->size - done, win,
-		                           FUSE_SERVER_IOV_MAX);
-		if (n < 0)
-			return -EINVAL;
-		put = pwritev(fd, win, n, (off_t)(in->offset + done));
-		if (put < 0 && errno == EINTR)
-			continue;
-		if (put < 0) {
-			if (done)
-				break;
-			return -errno;
-		}
-		if (put == 0)
-			break;
-		done += (size_t)put;
-	}
+	done = move_data(fd, true, r->in, r->in_cnt, data, in->size, in->offset);
+	if (done < 0)
+		return (int)done;
 	o.size = (uint32_t)done;
 	return fuse_server_reply(r, &o, sizeof(o));
 }

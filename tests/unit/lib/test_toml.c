@@ -250,6 +250,7 @@ static void test_errors(void **state)
 	} cases[] = {
 	        {"a = 1\nb = \n", "t.toml:2:5: expected a value"},
 	        {"a = 1\nb 2\n", "t.toml:2:3: expected '=' after key, found '2'"},
+	        {"t = {a 1}\n", "t.toml:1:8: expected '=' after key in inline table, found '1'"},
 	        {"a = \"open\nb = 1\n", "t.toml:1:10: expected closing '\"' before end of line"},
 	        {"a = \"\"\"never closed\n\n", "t.toml:1:5: unterminated string"},
 	        {"\n\na = 1\na = 2\n", "t.toml:4:1: duplicate key 'a' (first defined at line 3)"},

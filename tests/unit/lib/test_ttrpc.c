@@ -477,6 +477,29 @@ static void test_server_gone_with_deferred_call(void **state)
 	start_server(f);
 }
 
+static void test_client_shutdown(void **state)
+{
+	struct fixture *f = *state;
+	struct ttrpc_client *c = connect_client(f);
+	struct hold_worker w = {.c = c, .name = "stuck"};
+	pthread_t t;
+	struct err e;
+
+	pthread_create(&t, NULL, hold_call, &w);
+	wait_held(1);
+	/* A caller without deadline wakes; the client is not yet freed. */
+	ttrpc_client_shutdown(c);
+	pthread_join(t, NULL);
+	assert_int_equal(w.rc, -1);
+	assert_int_equal(w.e.errnum, ECONNRESET);
+	assert_non_null(strstr(w.e.msg, "client closed"));
+	/* Later calls fail at once. */
+	assert_int_equal(echo(c, "x", 1000, &e), -1);
+	assert_int_equal(e.errnum, ECONNRESET);
+	ttrpc_client_free(c);
+	ttrpc_call_reply(held.calls[0], (const uint8_t *)"void", 4);
+}
+
 /* A fake server that reads n request frames, then hangs up. */
 struct fake_server {
 	int fd;
@@ -728,6 +751,7 @@ int main(void)
 	        cmocka_unit_test_setup_teardown(test_deadline_and_timeout, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_server_gone_with_deferred_call, setup,
 	                                        teardown),
+	        cmocka_unit_test_setup_teardown(test_client_shutdown, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_garbage_closes_connection, setup, teardown),
 	        cmocka_unit_test_setup_teardown(test_frames_split_byte_by_byte, setup, teardown),
 	};

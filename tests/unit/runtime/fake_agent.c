@@ -208,6 +208,30 @@ static void on_destroy(struct ttrpc_call *call, const uint8_t *payload, size_t l
 	reply_empty(call);
 }
 
+/* One OOM, then no more: the later calls stay unanswered (as the agent's
+ * do until the next OOM) until the connection goes. */
+static void on_get_oom_event(struct ttrpc_call *call, const uint8_t *payload, size_t len,
+                             void *opaque)
+{
+	struct fake_agent *f = opaque;
+	Grpc__OOMEvent resp = GRPC__OOMEVENT__INIT;
+	int n;
+
+	(void)payload;
+	(void)len;
+	pthread_mutex_lock(&f->lock);
+	n = f->oom_calls++;
+	pthread_mutex_unlock(&f->lock);
+	if (n == 0 && f->oom_id) {
+		resp.container_id = (char *)f->oom_id;
+		ttrpc_call_reply_msg(call, &resp.base);
+	} else {
+		if (f->oom_held) /* the client gave up on the last one */
+			ttrpc_call_error(f->oom_held, TTRPC_CANCELLED, "superseded");
+		f->oom_held = call;
+	}
+}
+
 static const struct ttrpc_method methods[] = {
         {"grpc.Health", "Check", on_check},
         {"grpc.AgentService", "CreateSandbox", on_create_sandbox},
@@ -220,6 +244,7 @@ static const struct ttrpc_method methods[] = {
         {"grpc.AgentService", "ReadStdout", on_read_stdout},
         {"grpc.AgentService", "WriteStdin", on_write_stdin},
         {"grpc.AgentService", "CloseStdin", on_close_stdin},
+        {"grpc.AgentService", "GetOOMEvent", on_get_oom_event},
 };
 
 static void *run(void *arg)
@@ -266,6 +291,8 @@ void fake_agent_stop(struct fake_agent *f)
 {
 	loop_stop(f->loop);
 	pthread_join(f->thread, NULL);
+	if (f->oom_held)
+		ttrpc_call_error(f->oom_held, TTRPC_CANCELLED, "agent stopped");
 	ttrpc_server_free(f->server);
 	loop_free(f->loop);
 	pthread_mutex_destroy(&f->lock);

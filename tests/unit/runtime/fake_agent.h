@@ -12,6 +12,7 @@ struct fake_agent {
 	int not_serving; /* answer Check NOT_SERVING this many times first */
 	int exit_status; /* WaitProcess answer */
 	const char *stdout_data;
+	const char *oom_id; /* answer to the first GetOOMEvent; later ones wait */
 	/* what it saw (read after fake_agent_stop, or under lock) */
 	pthread_mutex_t lock;
 	int checks;
@@ -28,10 +29,12 @@ struct fake_agent {
 	bool stdin_closed;
 	bool destroyed;
 	int stdout_reads;
+	int oom_calls;
 	/* internals */
 	struct loop *loop;
 	struct ttrpc_server *server;
 	pthread_t thread;
+	struct ttrpc_call *oom_held; /* the GetOOMEvent left waiting */
 };
 
 /* Start serving; returns the client end of its one connection. */

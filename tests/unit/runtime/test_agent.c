@@ -1,11 +1,13 @@
 /* Unit tests for runtime/agent: the typed calls against a fake agent. */
 #include <errno.h>
+#include <pthread.h>
 #include <setjmp.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "runtime/agent.h"
@@ -94,12 +96,95 @@ static void test_open_times_out_when_never_serving(void **state)
 	fake_agent_stop(&f);
 }
 
+struct oom_waiter {
+	struct agent *a; /* its own reference */
+	char *cid;
+	int rc;
+	struct err e;
+};
+
+static void *oom_wait(void *arg)
+{
+	struct oom_waiter *w = arg;
+
+	w->rc = agent_get_oom_event(w->a, &w->cid, &w->e);
+	agent_unref(w->a);
+	return NULL;
+}
+
+/* GetOOMEvent answers the container's id; a second one, pending without a
+ * deadline, does not hold up other calls on the one stream, and ends with
+ * an error when the agent is closed (the struct lives on through the
+ * waiter's reference). */
+static void test_oom_event(void **state)
+{
+	struct fake_agent f = {.oom_id = "c1"};
+	Grpc__Spec spec = GRPC__SPEC__INIT;
+	struct oom_waiter w = {0};
+	struct agent *a = NULL;
+	char *cid = NULL;
+	pthread_t th;
+	struct err e;
+	int fd, calls;
+
+	(void)state;
+	fd = fake_agent_start(&f);
+	assert_int_equal(agent_open_fd(&a, fd, 5000, &e), 0);
+	assert_int_equal(agent_get_oom_event(a, &cid, &e), 0);
+	assert_string_equal(cid, "c1");
+	free(cid);
+
+	w.a = agent_ref(a);
+	assert_int_equal(pthread_create(&th, NULL, oom_wait, &w), 0);
+	do {
+		usleep(1000);
+		pthread_mutex_lock(&f.lock);
+		calls = f.oom_calls;
+		pthread_mutex_unlock(&f.lock);
+	} while (calls < 2);
+	assert_int_equal(agent_check(a, 2000, &e), 0);
+	assert_int_equal(agent_create_container(a, "c2", &spec, NULL, 0, &e), 0);
+	assert_int_equal(agent_start_container(a, "c2", &e), 0);
+
+	agent_close(a);
+	pthread_join(th, NULL);
+	assert_int_equal(w.rc, -1);
+	assert_int_equal(w.e.errnum, ECONNRESET);
+	assert_non_null(strstr(w.e.msg, "GetOOMEvent"));
+	assert_null(w.cid);
+	fake_agent_stop(&f);
+	assert_string_equal(f.started, "c2");
+}
+
+/* Once closed, a reference holder's calls fail at once. */
+static void test_call_after_close_fails(void **state)
+{
+	struct fake_agent f = {0};
+	struct agent *a = NULL, *ref;
+	char *cid = NULL;
+	struct err e;
+	int fd;
+
+	(void)state;
+	fd = fake_agent_start(&f);
+	assert_int_equal(agent_open_fd(&a, fd, 5000, &e), 0);
+	ref = agent_ref(a);
+	agent_close(a);
+	assert_int_equal(agent_get_oom_event(ref, &cid, &e), -1);
+	assert_int_equal(e.errnum, ECONNRESET);
+	assert_int_equal(agent_check(ref, 1000, &e), -1);
+	agent_unref(ref);
+	fake_agent_stop(&f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	        cmocka_unit_test(test_waits_for_serving_then_calls),
 	        cmocka_unit_test(test_errors_carry_method_and_code),
 	        cmocka_unit_test(test_open_times_out_when_never_serving),
+	        cmocka_unit_test(test_oom_event),
+	        cmocka_unit_test(test_call_after_close_fails),
 	};
 	signal(SIGPIPE, SIG_IGN);
 	return cmocka_run_group_tests(tests, NULL, NULL);

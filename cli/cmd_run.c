@@ -1,9 +1,10 @@
 /* cli/cmd_run.c: one container in its own VM, in the foreground (the
  * monitor of cli/vm.h runs in this process; hako exits with the
- * container's exit status), or with -d detached (create + start). Two forms: `hako run --rootfs DIR
- * [options] [ID]
- * -- CMD...` (a default spec running CMD), and runc's `hako run [--bundle
- * DIR] [--pid-file F] ID` (the bundle's config.json). */
+ * container's exit status), or with -d detached (create + start). Forms:
+ * `hako run --rootfs DIR [options] [ID] -- CMD...` (a default spec running
+ * CMD), `hako run --image OCI.tar [ID] [-- CMD...]` (the image unpacked
+ * under the state root, its config's defaults), and runc's `hako run
+ * [--bundle DIR] [--pid-file F] ID` (the bundle's config.json). */
 #include <errno.h>
 #include <signal.h>
 #include <stdio.h>

@@ -46,7 +46,8 @@ struct vm {
 	struct sandbox *sb;
 	struct agent *agent;
 	struct state st;
-	char now[64], dir[4096], run_dir[4200], ctl_path[4200];
+	char now[64], dir[4096], run_dir[4200], ctl_path[4200], image_rootfs[4400];
+	const char *rootfs;
 
 	pthread_mutex_t lock;
 	pthread_cond_t cond;
@@ -588,8 +589,7 @@ static int vm_boot(struct vm *v, struct config **cfg, char **kernel, char **init
 		return -1;
 	v->agent = sandbox_agent(v->sb);
 	v->st.monitor_pid = sc.ops->pid(sandbox_hv(v->sb));
-	if (sandbox_create_container(v->sb, v->o->id, v->o->rootfs, v->o->readonly, v->o->spec, e) <
-	    0)
+	if (sandbox_create_container(v->sb, v->o->id, v->rootfs, v->o->readonly, v->o->spec, e) < 0)
 		return -1;
 	save_state(v, STATE_CREATED);
 	return 0;
@@ -681,13 +681,27 @@ int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e
 	v.st.pid = getpid();
 	v.st.status = STATE_CREATED;
 	v.st.bundle = (char *)(o->bundle ? o->bundle : "");
-	v.st.rootfs = (char *)o->rootfs;
+	v.rootfs = o->rootfs;
+	if (o->image_dir) {
+		snprintf(v.image_rootfs, sizeof(v.image_rootfs), "%s/image/%s", v.dir, o->rootfs);
+		v.rootfs = v.image_rootfs;
+	}
+	v.st.rootfs = (char *)v.rootfs;
 	v.st.created = v.now;
 	v.st.hypervisor = (char *)"";
 	if (state_create(cli_root(ctx), &v.st, &lock_fd, e) < 0)
 		goto out;
 	created = true;
 	state_unlock(lock_fd);
+	if (o->image_dir) {
+		char image[4200];
+
+		snprintf(image, sizeof(image), "%s/image", v.dir);
+		if (rename(o->image_dir, image) < 0) {
+			err_sys(e, "move %s to %s", o->image_dir, image);
+			goto out;
+		}
+	}
 	if (o->pid_file) {
 		char pid[32];
 

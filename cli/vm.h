@@ -16,6 +16,10 @@ struct vm_opts {
 	const char *id;
 	const char *bundle; /* "" when none */
 	const char *rootfs;
+	/* when set: a directory the monitor moves into the state directory as
+	 * <root>/<id>/image once the state exists (rootfs is then taken as
+	 * relative to it), so that it goes with the state; `run --image` */
+	const char *image_dir;
 	bool readonly;
 	Grpc__Spec *spec;               /* not consumed */
 	unsigned int memory_mib, vcpus; /* 0: the configuration's */
@@ -32,6 +36,12 @@ struct vm_opts {
 /* Returns the container's exit status, or -1 with e (e empty when the
  * error already went to ready_fd). */
 int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e);
+
+/* Fork a detached monitor for o (o->foreground false) and wait until it
+ * has created the container; its stdio is this process's, or a pty whose
+ * master goes to the unix socket console (runc's protocol) when not NULL.
+ * Returns the monitor's pid, or -1 with e (the monitor has exited then). */
+int vm_spawn(struct cli_ctx *ctx, struct vm_opts *o, const char *console, struct err *e);
 
 /* Send one command ("start", "kill 15", "kill-all 9", "pause", "resume",
  * "delete") to id's monitor and wait for its answer. */

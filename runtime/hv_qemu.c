@@ -20,6 +20,7 @@
 #include "lib/util.h"
 #include "runtime/hypervisor.h"
 #include "runtime/qmp.h"
+#include "vmm/vmm.h"
 
 #define QEMU_DEFAULT_PATH      "/usr/bin/qemu-system-x86_64"
 #define VIRTIOFSD_DEFAULT_PATH "/usr/lib/qemu/virtiofsd"
@@ -303,6 +304,10 @@ static void qemu_args(struct hv *h, struct args *a)
 	const struct hv_config *c = &h->cfg;
 	bool vfs = c->shared_dir && c->shared_fs == HV_SHARED_FS_VIRTIO_FS;
 	bool tcg = !strcmp(h->accel, "tcg");
+	/* KVM that is software-emulated (kvm_pvm) boots only hako's workaround
+	 * line (guest/cmdline-swkvm, as the builtin VMM uses it), and the guest
+	 * reboots through an i8042 there: reboot=t's int3 is fatal under PVM. */
+	bool swkvm = !tcg && vmm_host_kind() == VMM_HOST_SOFTWARE_PVM;
 
 	args_add(a, "%s", c->path ? c->path : QEMU_DEFAULT_PATH);
 	args_add(a, "-name");
@@ -330,8 +335,18 @@ static void qemu_args(struct hv *h, struct args *a)
 			args_add(a, "%s", c->initrd);
 		}
 		args_add(a, "-append");
-		args_add(a, "%s%s%s%s", BASE_CMDLINE, c->debug ? "" : " quiet",
-		         c->kernel_params ? " " : "", c->kernel_params ? c->kernel_params : "");
+		if (swkvm)
+			args_add(a, "%s%s%s", vmm_default_cmdline(VMM_HOST_SOFTWARE_PVM),
+			         c->kernel_params ? " " : "",
+			         c->kernel_params ? c->kernel_params : "");
+		else
+			args_add(a, "%s%s%s%s", BASE_CMDLINE, c->debug ? "" : " quiet",
+			         c->kernel_params ? " " : "",
+			         c->kernel_params ? c->kernel_params : "");
+	}
+	if (swkvm) {
+		args_add(a, "-device");
+		args_add(a, "i8042");
 	}
 	args_add(a, "-nodefaults");
 	args_add(a, "-no-user-config");

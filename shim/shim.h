@@ -34,9 +34,6 @@ struct shim_args {
  * strings point into argv. */
 int shim_args_parse(int argc, char *const *argv, struct shim_args *a, struct err *e);
 
-/* SHA-256 of data. */
-void shim_sha256(const void *data, size_t len, uint8_t out[32]);
-
 /* containerd 1.6's shim address for (containerd address, namespace, id):
  * "unix:///run/containerd/s/" + hex(sha256(filepath.Join(address, ns, id))). */
 int shim_socket_address(const char *containerd_address, const char *ns, const char *id, char *buf,

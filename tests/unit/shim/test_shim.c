@@ -86,33 +86,6 @@ static void test_args_errors(void **state)
 	assert_int_equal(shim_args_parse(ARGC(badbool), badbool, &a, &e), -1);
 }
 
-static void sha_hex(const char *data, size_t len, char out[65])
-{
-	uint8_t d[32];
-
-	shim_sha256(data, len, d);
-	for (int i = 0; i < 32; i++)
-		sprintf(out + 2 * i, "%02x", d[i]);
-}
-
-static void test_sha256(void **state)
-{
-	char h[65], *big = malloc(1000);
-
-	(void)state;
-	sha_hex("", 0, h);
-	assert_string_equal(h, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
-	sha_hex("abc", 3, h);
-	assert_string_equal(h, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
-	/* 56 bytes: the length no longer fits in the first padding block */
-	sha_hex("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq", 56, h);
-	assert_string_equal(h, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1");
-	memset(big, 'a', 1000);
-	sha_hex(big, 1000, h);
-	assert_string_equal(h, "41edece42d63e8d9bf515a9ba6932e1c20cbc9f5a5d134645adb5db1b9737ea3");
-	free(big);
-}
-
 static void test_socket_address(void **state)
 {
 	char addr[SHIM_ADDRESS_MAX], same[SHIM_ADDRESS_MAX];
@@ -215,10 +188,10 @@ static void test_delete_response(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	        cmocka_unit_test(test_args_start),     cmocka_unit_test(test_args_forms),
-	        cmocka_unit_test(test_args_errors),    cmocka_unit_test(test_sha256),
-	        cmocka_unit_test(test_socket_address), cmocka_unit_test(test_run_dir),
-	        cmocka_unit_test(test_grouping_id),    cmocka_unit_test(test_delete_response),
+	        cmocka_unit_test(test_args_start),      cmocka_unit_test(test_args_forms),
+	        cmocka_unit_test(test_args_errors),     cmocka_unit_test(test_socket_address),
+	        cmocka_unit_test(test_run_dir),         cmocka_unit_test(test_grouping_id),
+	        cmocka_unit_test(test_delete_response),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -241,7 +241,7 @@ static int write_pid(const char *file, pid_t pid, struct err *e)
 static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 {
 	char reply[ERR_MSG_MAX + 8];
-	ssize_t n = 0;
+	size_t n = 0;
 	int p[2], status;
 	pid_t pid;
 
@@ -271,19 +271,7 @@ static int run(struct cli_ctx *ctx, const struct cli_args *a, struct err *e)
 		_exit(status);
 	}
 	close(p[1]);
-	for (;;) {
-		ssize_t got = read(p[0], reply + n, sizeof(reply) - 1 - (size_t)n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += got;
-	}
-	close(p[0]);
-	reply[n] = 0;
-	if (n && reply[n - 1] == '\n')
-		reply[n - 1] = 0;
+	n = vm_read_ready(p[0], reply, sizeof(reply));
 	if (strncmp(reply, "ok", 2)) {
 		waitpid(pid, NULL, 0);
 		return err_set(e, EIO, "%s", n ? reply : "exec: the waiting process died");

@@ -37,6 +37,10 @@ struct vm_opts {
  * error already went to ready_fd). */
 int vm_monitor(const struct cli_ctx *ctx, const struct vm_opts *o, struct err *e);
 
+/* Read a child's one-line ready report ("ok" or an error) from fd until
+ * EOF, close fd, drop the newline; returns its length. */
+size_t vm_read_ready(int fd, char *buf, size_t size);
+
 /* Fork a detached monitor for o (o->foreground false) and wait until it
  * has created the container; its stdio is this process's, or a pty whose
  * master goes to the unix socket console (runc's protocol) when not NULL.

@@ -96,10 +96,30 @@ monitor(struct cli_ctx *ctx, struct vm_opts *o, const char *console)
 	_exit(status < 0 ? 255 : status > 255 ? 255 : status);
 }
 
+size_t vm_read_ready(int fd, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	for (;;) {
+		ssize_t got = read(fd, buf + n, size - 1 - n);
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		n += (size_t)got;
+	}
+	close(fd);
+	buf[n] = 0;
+	if (n && buf[n - 1] == '\n')
+		buf[--n] = 0;
+	return n;
+}
+
 int vm_spawn(struct cli_ctx *ctx, struct vm_opts *o, const char *console, struct err *e)
 {
 	char reply[ERR_MSG_MAX + 8];
-	ssize_t n = 0;
+	size_t n = 0;
 	pid_t pid;
 	int p[2];
 
@@ -119,19 +139,7 @@ int vm_spawn(struct cli_ctx *ctx, struct vm_opts *o, const char *console, struct
 		monitor(ctx, o, console);
 	}
 	close(p[1]);
-	for (;;) {
-		ssize_t got = read(p[0], reply + n, sizeof(reply) - 1 - (size_t)n);
-
-		if (got < 0 && errno == EINTR)
-			continue;
-		if (got <= 0)
-			break;
-		n += got;
-	}
-	close(p[0]);
-	reply[n] = 0;
-	if (n && reply[n - 1] == '\n')
-		reply[n - 1] = 0;
+	n = vm_read_ready(p[0], reply, sizeof(reply));
 	if (strcmp(reply, "ok")) {
 		err_set(e, EIO, "%s", n ? reply : "the container's monitor died while starting");
 		waitpid(pid, NULL, 0);

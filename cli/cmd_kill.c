@@ -11,7 +11,7 @@
 enum { O_ALL = 'a' };
 
 static const struct cli_option options[] = {
-        {"all", O_ALL, NULL, "signal every process of the container"},
+        {"all", O_ALL, NULL, "accepted; the signal goes to the init only (KILL ends all)"},
         {NULL, 0, NULL, NULL},
 };
 

@@ -170,7 +170,9 @@ static int handle_command(struct vm *v, char *cmd, char **out, struct err *e)
 	if (sscanf(cmd, "kill-exec %63s %d", exec_id, &sig) == 2)
 		return agent_signal_process(v->agent, v->o->id, exec_id, sig, e);
 	if (sscanf(cmd, "kill %d", &sig) == 1 || sscanf(cmd, "kill-all %d", &sig) == 1) {
-		/* the container's init; with "all", the agent signals every process */
+		/* The container's init, also for "all": the agent API has no
+		 * "every process" form. SIGKILL still ends them all, since the
+		 * init is PID 1 of the container's pid namespace. */
 		return agent_signal_process(v->agent, v->o->id, NULL, sig, e);
 	}
 	if (!strcmp(cmd, "pause")) {

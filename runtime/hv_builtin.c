@@ -27,9 +27,7 @@
 #define DIAL_TRY_MS 10000
 
 struct hv {
-	struct hv_config cfg; /* strings below are owned copies */
-	char *strs[32];
-	size_t nr_strs;
+	struct hv_config_copy own; /* own.cfg: the configuration */
 	char *vsock_path, *console_path, *cpuid_mask;
 	char cmdline_append[CMDLINE_APPEND];
 	struct vmm *vmm; /* between start and stop */
@@ -39,26 +37,9 @@ struct hv {
 	char exit_message[256];
 };
 
-static int own_str(struct hv *h, const char **field, struct err *e)
-{
-	char *s;
-
-	if (!*field)
-		return 0;
-	if (h->nr_strs == ARRAY_SIZE(h->strs))
-		return err_set(e, E2BIG, "builtin: too many configuration strings");
-	s = strdup(*field);
-	if (!s)
-		return err_set(e, ENOMEM, "builtin: out of memory");
-	h->strs[h->nr_strs++] = s;
-	*field = s;
-	return 0;
-}
-
 /* The config's NULL-terminated CPUID mask as the VMM's "a,b,c" (NULL: none). */
-static int join_cpuid_mask(struct hv *h, struct err *e)
+static int join_cpuid_mask(struct hv *h, const char *const *m, struct err *e)
 {
-	const char *const *m = h->cfg.cpuid_mask;
 	size_t len = 0;
 	char *s;
 
@@ -75,7 +56,6 @@ static int join_cpuid_mask(struct hv *h, struct err *e)
 		strcat(s, m[i]);
 	}
 	h->cpuid_mask = s;
-	h->cfg.cpuid_mask = NULL; /* not copied; the joined string is */
 	return 0;
 }
 
@@ -83,10 +63,10 @@ static int join_cpuid_mask(struct hv *h, struct err *e)
  * debug guest, a louder console). */
 static int build_cmdline_append(struct hv *h, struct err *e)
 {
-	const char *params = h->cfg.kernel_params ? h->cfg.kernel_params : "";
+	const char *params = h->own.cfg.kernel_params ? h->own.cfg.kernel_params : "";
 	int n = snprintf(h->cmdline_append, sizeof(h->cmdline_append), "%s%s%s",
-	                 h->cfg.debug ? DEBUG_CMDLINE : "", h->cfg.debug && *params ? " " : "",
-	                 params);
+	                 h->own.cfg.debug ? DEBUG_CMDLINE : "",
+	                 h->own.cfg.debug && *params ? " " : "", params);
 
 	if (n < 0 || (size_t)n >= sizeof(h->cmdline_append))
 		return err_set(e, E2BIG, "builtin: kernel_params longer than %d bytes",
@@ -97,7 +77,7 @@ static int build_cmdline_append(struct hv *h, struct err *e)
 /* The libhako-vmm configuration for h; its strings point into h. */
 static void builtin_vmm_config(const struct hv *h, struct vmm_config *vc)
 {
-	const struct hv_config *c = &h->cfg;
+	const struct hv_config *c = &h->own.cfg;
 
 	vmm_config_init(vc);
 	vc->kernel = c->kernel;
@@ -168,23 +148,13 @@ static int builtin_create(struct hv **out, const struct hv_config *cfg, struct e
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return err_set(e, ENOMEM, "builtin: out of memory");
-	h->cfg = *cfg;
-	if (own_str(h, &h->cfg.id, e) < 0 || own_str(h, &h->cfg.run_dir, e) < 0 ||
-	    own_str(h, &h->cfg.kernel, e) < 0 || own_str(h, &h->cfg.initrd, e) < 0 ||
-	    own_str(h, &h->cfg.kernel_params, e) < 0 || own_str(h, &h->cfg.shared_dir, e) < 0 ||
-	    own_str(h, &h->cfg.console_log, e) < 0)
+	if (hv_config_copy(&h->own, cfg, e) < 0)
 		goto fail;
-	for (unsigned int i = 0; i < cfg->nr_disks; i++)
-		if (own_str(h, &h->cfg.disks[i].path, e) < 0)
-			goto fail;
-	for (unsigned int i = 0; i < cfg->nr_nics; i++)
-		if (own_str(h, &h->cfg.nics[i].tap_name, e) < 0)
-			goto fail;
 	/* qemu settings, meaningless in-process */
-	h->cfg.path = h->cfg.accel = h->cfg.virtiofsd = NULL;
-	if (join_cpuid_mask(h, e) < 0 || build_cmdline_append(h, e) < 0)
+	h->own.cfg.path = h->own.cfg.accel = h->own.cfg.virtiofsd = NULL;
+	if (join_cpuid_mask(h, cfg->cpuid_mask, e) < 0 || build_cmdline_append(h, e) < 0)
 		goto fail;
-	if (asprintf(&h->vsock_path, "%s/%s", h->cfg.run_dir, VSOCK_NAME) < 0) {
+	if (asprintf(&h->vsock_path, "%s/%s", h->own.cfg.run_dir, VSOCK_NAME) < 0) {
 		h->vsock_path = NULL;
 		err_set(e, ENOMEM, "builtin: out of memory");
 		goto fail;
@@ -193,9 +163,9 @@ static int builtin_create(struct hv **out, const struct hv_config *cfg, struct e
 		err_set(e, ENAMETOOLONG, "builtin: socket path too long: %s", h->vsock_path);
 		goto fail;
 	}
-	if (h->cfg.console_log)
-		h->console_path = strdup(h->cfg.console_log);
-	else if (asprintf(&h->console_path, "%s/%s", h->cfg.run_dir, CONSOLE_NAME) < 0)
+	if (h->own.cfg.console_log)
+		h->console_path = strdup(h->own.cfg.console_log);
+	else if (asprintf(&h->console_path, "%s/%s", h->own.cfg.run_dir, CONSOLE_NAME) < 0)
 		h->console_path = NULL;
 	if (!h->console_path) {
 		err_set(e, ENOMEM, "builtin: out of memory");
@@ -216,7 +186,7 @@ static int builtin_start(struct hv *h, struct err *e)
 	struct err se;
 
 	if (h->started)
-		return err_set(e, EBUSY, "builtin: %s already started", h->cfg.id);
+		return err_set(e, EBUSY, "builtin: %s already started", h->own.cfg.id);
 	if (vmm_host_kind() == VMM_HOST_NONE)
 		return err_set(e, ENODEV,
 		               "builtin: not supported here: no KVM (/dev/kvm missing or not "
@@ -228,15 +198,15 @@ static int builtin_start(struct hv *h, struct err *e)
 		h->vmm = NULL;
 		goto fail;
 	}
-	log_debug("builtin: %s: guest command line: %s", h->cfg.id, vmm_cmdline(h->vmm));
+	log_debug("builtin: %s: guest command line: %s", h->own.cfg.id, vmm_cmdline(h->vmm));
 	if (vmm_start(h->vmm, e) < 0)
 		goto fail;
-	log_debug("builtin: sandbox %s running in pid %d (%s KVM)", h->cfg.id, (int)getpid(),
+	log_debug("builtin: sandbox %s running in pid %d (%s KVM)", h->own.cfg.id, (int)getpid(),
 	          vmm_host_kind_name(vmm_host_kind()));
 	return 0;
 fail:
 	builtin_stop(h, &se);
-	return err_ctx(e, "builtin: start %s", h->cfg.id);
+	return err_ctx(e, "builtin: start %s", h->own.cfg.id);
 }
 
 /* Remember how the VM ended (it is about to be freed, or already ended). */
@@ -265,7 +235,7 @@ static int builtin_stop(struct hv *h, struct err *e)
 			             h->exit_reason == VMM_EXIT_TRIPLE_FAULT;
 
 			log_msg(crash ? LOG_WARN : LOG_DEBUG, "builtin: %s had ended: %s",
-			        h->cfg.id, h->exit_message);
+			        h->own.cfg.id, h->exit_message);
 		}
 		vmm_free(h->vmm);
 		h->vmm = NULL;
@@ -280,9 +250,9 @@ static int not_running(struct hv *h, struct err *e)
 	if (h->vmm && vmm_exit_reason_of(h->vmm) != VMM_EXIT_NONE)
 		note_exit(h);
 	if (h->exit_message[0])
-		return err_set(e, ESRCH, "builtin: %s is not running (%s)", h->cfg.id,
+		return err_set(e, ESRCH, "builtin: %s is not running (%s)", h->own.cfg.id,
 		               h->exit_message);
-	return err_set(e, ESRCH, "builtin: %s is not running", h->cfg.id);
+	return err_set(e, ESRCH, "builtin: %s is not running", h->own.cfg.id);
 }
 
 static bool builtin_alive(struct hv *h)
@@ -295,7 +265,7 @@ static int builtin_pause(struct hv *h, struct err *e)
 	if (!builtin_alive(h))
 		return not_running(h, e);
 	if (vmm_pause(h->vmm, e) < 0)
-		return err_ctx(e, "builtin: pause %s", h->cfg.id);
+		return err_ctx(e, "builtin: pause %s", h->own.cfg.id);
 	return 0;
 }
 
@@ -304,7 +274,7 @@ static int builtin_resume(struct hv *h, struct err *e)
 	if (!builtin_alive(h))
 		return not_running(h, e);
 	if (vmm_resume(h->vmm, e) < 0)
-		return err_ctx(e, "builtin: resume %s", h->cfg.id);
+		return err_ctx(e, "builtin: resume %s", h->own.cfg.id);
 	return 0;
 }
 
@@ -319,7 +289,7 @@ static int builtin_agent_dial(struct hv *h, int timeout_ms, int *fd, struct err 
 	if (timeout_ms <= 0 || timeout_ms > DIAL_TRY_MS)
 		timeout_ms = DIAL_TRY_MS;
 	if (hvsock_dial(h->vsock_path, AGENT_PORT, timeout_ms, fd, e) < 0)
-		return err_ctx(e, "builtin: agent of %s", h->cfg.id);
+		return err_ctx(e, "builtin: agent of %s", h->own.cfg.id);
 	return 0;
 }
 
@@ -365,8 +335,7 @@ static void builtin_free(struct hv *h)
 	if (!h)
 		return;
 	builtin_stop(h, &e);
-	for (size_t i = 0; i < h->nr_strs; i++)
-		free(h->strs[i]);
+	hv_config_copy_free(&h->own);
 	free(h->vsock_path);
 	free(h->console_path);
 	free(h->cpuid_mask);

@@ -40,9 +40,7 @@ struct child {
 };
 
 struct hv {
-	struct hv_config cfg; /* strings below are owned copies */
-	char *strs[32];
-	size_t nr_strs;
+	struct hv_config_copy own; /* own.cfg: the configuration */
 	char accel[4];
 	char *qmp_path, *agent_path, *vfsd_path, *console_path, *qemu_log, *vfsd_log;
 	struct child qemu, vfsd;
@@ -52,27 +50,11 @@ struct hv {
 
 /* ---- small helpers ------------------------------------------------------ */
 
-static int own_str(struct hv *h, const char **field, struct err *e)
-{
-	char *s;
-
-	if (!*field)
-		return 0;
-	if (h->nr_strs == ARRAY_SIZE(h->strs))
-		return err_set(e, E2BIG, "qemu: too many configuration strings");
-	s = strdup(*field);
-	if (!s)
-		return err_set(e, ENOMEM, "qemu: out of memory");
-	h->strs[h->nr_strs++] = s;
-	*field = s;
-	return 0;
-}
-
 static char *run_path(const struct hv *h, const char *name)
 {
 	char *p;
 
-	if (asprintf(&p, "%s/%s", h->cfg.run_dir, name) < 0)
+	if (asprintf(&p, "%s/%s", h->own.cfg.run_dir, name) < 0)
 		return NULL;
 	return p;
 }
@@ -271,10 +253,10 @@ static int start_virtiofsd(struct hv *h, struct err *e)
 	unsigned long long deadline;
 	int r = 0;
 
-	args_add(&a, "%s", h->cfg.virtiofsd ? h->cfg.virtiofsd : VIRTIOFSD_DEFAULT_PATH);
+	args_add(&a, "%s", h->own.cfg.virtiofsd ? h->own.cfg.virtiofsd : VIRTIOFSD_DEFAULT_PATH);
 	args_add(&a, "--socket-path=%s", h->vfsd_path);
 	args_add(&a, "-o");
-	args_add(&a, "source=%s", h->cfg.shared_dir);
+	args_add(&a, "source=%s", h->own.cfg.shared_dir);
 	args_add(&a, "-o");
 	args_add(&a, "cache=none");
 	if (!a.ok) {
@@ -301,7 +283,7 @@ static int start_virtiofsd(struct hv *h, struct err *e)
 
 static void qemu_args(struct hv *h, struct args *a)
 {
-	const struct hv_config *c = &h->cfg;
+	const struct hv_config *c = &h->own.cfg;
 	bool vfs = c->shared_dir && c->shared_fs == HV_SHARED_FS_VIRTIO_FS;
 	bool tcg = !strcmp(h->accel, "tcg");
 	/* KVM that is software-emulated (kvm_pvm) boots only hako's workaround
@@ -412,31 +394,19 @@ static int qemu_create(struct hv **out, const struct hv_config *cfg, struct err 
 	h = calloc(1, sizeof(*h));
 	if (!h)
 		return err_set(e, ENOMEM, "qemu: out of memory");
-	h->cfg = *cfg;
 	h->qemu.what = "qemu";
 	h->vfsd.what = "virtiofsd";
-	if (own_str(h, &h->cfg.id, e) < 0 || own_str(h, &h->cfg.run_dir, e) < 0 ||
-	    own_str(h, &h->cfg.path, e) < 0 || own_str(h, &h->cfg.kernel, e) < 0 ||
-	    own_str(h, &h->cfg.initrd, e) < 0 || own_str(h, &h->cfg.kernel_params, e) < 0 ||
-	    own_str(h, &h->cfg.accel, e) < 0 || own_str(h, &h->cfg.shared_dir, e) < 0 ||
-	    own_str(h, &h->cfg.virtiofsd, e) < 0 || own_str(h, &h->cfg.console_log, e) < 0)
+	/* cpuid_mask is not copied: a builtin-VMM setting */
+	if (hv_config_copy(&h->own, cfg, e) < 0)
 		goto fail;
-	/* the rest of the strings are only read at start: copy the ones used */
-	for (unsigned int i = 0; i < cfg->nr_disks; i++)
-		if (own_str(h, &h->cfg.disks[i].path, e) < 0)
-			goto fail;
-	for (unsigned int i = 0; i < cfg->nr_nics; i++)
-		if (own_str(h, &h->cfg.nics[i].tap_name, e) < 0)
-			goto fail;
-	h->cfg.cpuid_mask = NULL; /* a builtin-VMM setting */
 	snprintf(h->accel, sizeof(h->accel), "%s", pick_accel(cfg->accel));
 	h->qmp_path = run_path(h, "qmp.sock");
 	h->agent_path = run_path(h, "agent.sock");
 	h->vfsd_path = run_path(h, "virtiofsd.sock");
 	h->qemu_log = run_path(h, "qemu.log");
 	h->vfsd_log = run_path(h, "virtiofsd.log");
-	h->console_path =
-	        h->cfg.console_log ? strdup(h->cfg.console_log) : run_path(h, "console.log");
+	h->console_path = h->own.cfg.console_log ? strdup(h->own.cfg.console_log)
+	                                         : run_path(h, "console.log");
 	if (!h->qmp_path || !h->agent_path || !h->vfsd_path || !h->qemu_log || !h->vfsd_log ||
 	    !h->console_path) {
 		err_set(e, ENOMEM, "qemu: out of memory");
@@ -459,9 +429,9 @@ static int qemu_start(struct hv *h, struct err *e)
 	int r;
 
 	if (h->started)
-		return err_set(e, EBUSY, "qemu: %s already started", h->cfg.id);
+		return err_set(e, EBUSY, "qemu: %s already started", h->own.cfg.id);
 	h->started = true;
-	if (h->cfg.shared_dir && h->cfg.shared_fs == HV_SHARED_FS_VIRTIO_FS &&
+	if (h->own.cfg.shared_dir && h->own.cfg.shared_fs == HV_SHARED_FS_VIRTIO_FS &&
 	    start_virtiofsd(h, e) < 0)
 		goto fail;
 	unlink(h->qmp_path);
@@ -493,12 +463,12 @@ static int qemu_start(struct hv *h, struct err *e)
 		}
 	}
 	h->qmp_seen = true;
-	log_debug("qemu: sandbox %s running (pid %d, accel %s)", h->cfg.id, (int)h->qemu.pid,
+	log_debug("qemu: sandbox %s running (pid %d, accel %s)", h->own.cfg.id, (int)h->qemu.pid,
 	          h->accel);
 	return 0;
 fail:
 	qemu_stop(h, &qe);
-	return err_ctx(e, "qemu: start %s", h->cfg.id);
+	return err_ctx(e, "qemu: start %s", h->own.cfg.id);
 }
 
 /* Debian's virtiofsd locks /run/virtiofsd/<socket path, '/' -> '.'>.pid
@@ -543,9 +513,9 @@ static int qemu_stop(struct hv *h, struct err *e)
 static int qemu_qmp_simple(struct hv *h, const char *cmd, struct err *e)
 {
 	if (!h->qmp)
-		return err_set(e, ESRCH, "qemu: %s is not running", h->cfg.id);
+		return err_set(e, ESRCH, "qemu: %s is not running", h->own.cfg.id);
 	if (qmp_execute(h->qmp, cmd, NULL, NULL, QMP_TIMEOUT_MS, e) < 0)
-		return err_ctx(e, "qemu: %s", h->cfg.id);
+		return err_ctx(e, "qemu: %s", h->own.cfg.id);
 	return 0;
 }
 
@@ -573,7 +543,7 @@ static int qemu_agent_dial(struct hv *h, int timeout_ms, int *fd, struct err *e)
 		int s;
 
 		if (child_exited(&h->qemu))
-			return err_set(e, ESRCH, "qemu: %s is not running", h->cfg.id);
+			return err_set(e, ESRCH, "qemu: %s is not running", h->own.cfg.id);
 		s = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (s < 0)
 			return err_sys(e, "qemu: socket");
@@ -615,7 +585,7 @@ static int qemu_metrics(struct hv *h, struct hv_metrics *m, struct err *e)
 	size_t len;
 
 	if (!qemu_alive(h))
-		return err_set(e, ESRCH, "qemu: %s is not running", h->cfg.id);
+		return err_set(e, ESRCH, "qemu: %s is not running", h->own.cfg.id);
 	snprintf(path, sizeof(path), "/proc/%d/status", (int)h->qemu.pid);
 	if (util_read_file(path, 1 << 16, &status, &len, e) < 0)
 		return err_ctx(e, "qemu: metrics");
@@ -641,8 +611,7 @@ static void qemu_free(struct hv *h)
 	if (!h)
 		return;
 	qemu_stop(h, &e);
-	for (size_t i = 0; i < h->nr_strs; i++)
-		free(h->strs[i]);
+	hv_config_copy_free(&h->own);
 	free(h->qmp_path);
 	free(h->agent_path);
 	free(h->vfsd_path);

@@ -85,6 +85,18 @@ struct hv_ops {
 /* The drivers, for hv_lookup() and for tests that drive one directly. */
 extern const struct hv_ops hv_qemu_ops;
 
+/* A driver's own copy of a hv_config (the caller's strings may go away
+ * after create): every string duplicated; cpuid_mask is not copied (NULL). */
+#define HV_CONFIG_MAX_STRINGS (12 + HV_MAX_DISKS + HV_MAX_NICS)
+struct hv_config_copy {
+	struct hv_config cfg;
+	char *strs[HV_CONFIG_MAX_STRINGS];
+	size_t nr;
+};
+
+int hv_config_copy(struct hv_config_copy *c, const struct hv_config *src, struct err *e);
+void hv_config_copy_free(struct hv_config_copy *c);
+
 /* The driver called name ("builtin", "qemu", "none"), or NULL. */
 const struct hv_ops *hv_lookup(const char *name);
 

@@ -39,24 +39,11 @@ cleanup() {
 	ctr -a "$SHIM_DIR/c.sock" tasks kill -s KILL b1 >/dev/null 2>&1
 	shim_stop_containerd
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id b1 \
-		-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/b1" \
-		delete >/dev/null 2>&1
+	shim_delete_tasks "$shim" b1
 	shim_unmount_below "$SHIM_DIR"
 	rm -rf "$SHIM_DIR"
 }
 trap cleanup EXIT
-
-check() { # check NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then
-		echo "ok: $name"
-	else
-		echo "FAIL: $name"
-		fails=$((fails + 1))
-	fi
-}
 
 # the initrd of this build's agent, whatever the cache holds
 guest/build-initrd.sh --agent "$agent" --out "$SHIM_DIR/initrd" >/dev/null ||

@@ -43,26 +43,11 @@ cleanup() {
 	# shims of this containerd carry its socket path in their arguments;
 	# what a killed one leaves, its `delete` cleans up (as containerd does)
 	pkill -KILL -f -- "-address $SHIM_DIR/c.sock" 2>/dev/null
-	for id in t1 t2 t3 t4 t5 t6 t7 t8 o1 c2 p1 tt1 d1 r1; do
-		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
-			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
-			delete >/dev/null 2>&1
-	done
+	shim_delete_tasks "$shim" t1 t2 t3 t4 t5 t6 t7 t8 o1 c2 p1 tt1 d1 r1
 	shim_unmount_below "$SHIM_DIR"
 	rm -rf "$SHIM_DIR"
 }
 trap cleanup EXIT
-
-check() { # check NAME COMMAND...
-	local name=$1
-	shift
-	if "$@"; then
-		echo "ok: $name"
-	else
-		echo "FAIL: $name"
-		fails=$((fails + 1))
-	fi
-}
 
 ctrd() {
 	timeout 180 ctr -a "$SHIM_DIR/c.sock" "$@"

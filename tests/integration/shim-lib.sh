@@ -57,3 +57,27 @@ shim_unmount_below() {
 	awk -v d="$1" '$5 == d || index($5, d "/") == 1 { print $5 }' /proc/self/mountinfo |
 		sort -r | while read -r m; do umount -l "$m" 2>/dev/null || true; done
 }
+
+# shim_delete_tasks SHIM ID...: what containerd does for a dead shim: run the
+# shim's `delete` for each task id of the test's containerd.
+shim_delete_tasks() {
+	local shim=$1 id
+	shift
+	for id in "$@"; do
+		"$shim" -namespace default -address "$SHIM_DIR/c.sock" -id "$id" \
+			-bundle "$SHIM_DIR/state/io.containerd.runtime.v2.task/default/$id" \
+			delete >/dev/null 2>&1
+	done
+}
+
+# check NAME COMMAND...: run COMMAND, print ok/FAIL, count failures in $fails.
+check() {
+	local name=$1
+	shift
+	if "$@"; then
+		echo "ok: $name"
+	else
+		echo "FAIL: $name"
+		fails=$((fails + 1))
+	fi
+}
